@@ -1,0 +1,54 @@
+# AlexNet, layer by layer / AlexNet, từng lớp một
+# `make book` builds the book, `make test` runs every test; both set up what they need.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+ASSIGNMENTS := input conv1 norm1 pool1 conv2 norm2 pool2 conv3 conv4 conv5 pool3 fc6 fc7 fc8 forward_gpu
+JB_FLAGS := --all -W -n --keep-going
+
+.PHONY: help venv system-deps mathjax assignments book test test-fast bench bench-grade grade clean
+
+help: ## List every target
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 16
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade 'pip>=24'
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@
+
+venv: $(STAMP) ## Create .venv and install the pinned dependencies (pyproject.toml)
+
+system-deps: ## Install Debian packages (chromium, chromium-driver, bubblewrap) if missing
+	@bash tools/system_deps.sh
+
+mathjax: ## Install MathJax from the npm registry (served locally by the book)
+	@test -f node_modules/mathjax/package.json || npm ci --no-audit --no-fund --loglevel=error
+
+assignments: venv ## Generate the student notebooks of all assignments (nbgrader) into release/
+	$(BIN)/python -m tools.release $(ASSIGNMENTS)
+
+book: venv mathjax assignments ## Build the bilingual book offline into _build/html
+	$(BIN)/jupyter-book build . $(JB_FLAGS)
+
+test: venv system-deps book ## Build the book strictly, then run the whole test suite
+	$(BIN)/python -m pytest
+
+test-fast: venv ## Run the tests that need no browser, book build or notebook execution
+	$(BIN)/python -m pytest -m "not slow"
+
+bench: venv ## Benchmark alexnet_ref against a torch.nn.Sequential baseline (prints a table, writes JSON)
+	$(BIN)/python -m tools.bench
+
+bench-grade: venv system-deps ## Benchmark the project's grader against stock nbgrader autograde
+	$(BIN)/python -m tools.bench_grade
+
+grade: venv system-deps ## Autograde every submission of assignment A, make feedback, export CSV: make grade A=conv1
+	@test -n "$(A)" || { echo "usage: make grade A=<assignment id>" >&2; exit 2; }
+	$(BIN)/python -m course_grader grade $(A)
+
+clean: ## Remove build output (keeps .venv, node_modules, submissions and gradebook)
+	rm -rf _build release/ book/exercises/

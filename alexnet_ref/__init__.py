@@ -1,0 +1,27 @@
+"""alexnet_ref: the reference implementation of the course *AlexNet, layer by layer*.
+
+Modules in chapter order, imported only in this direction:
+:mod:`~alexnet_ref.shapes` (sizes, the architecture table, counts) ->
+:mod:`~alexnet_ref.layers` (the layers as functions) ->
+:mod:`~alexnet_ref.model` (the network).  :mod:`~alexnet_ref.image` prepares
+the INPUT chapter's photo.
+"""
+from .shapes import (ARCHITECTURE, DISPLAY_NAMES, INPUT_SIZE, LAYERS, NUM_CLASSES, LayerSpec,
+                     architecture_rows, conv_output_size, layer_shapes, param_shapes,
+                     pool_output_size, seed_shape, total_macs, total_params)
+from .layers import (conv2d_forward, dropout_forward, linear_forward, local_response_norm,
+                     max_pool2d_forward, relu, softmax)
+from .model import (LRN, AlexNet, alexnet_forward, alexnet_logits, check_input, check_params,
+                    init_params)
+from .image import IMAGENET_MEAN, IMAGENET_STD, preprocess, sample_image, to_display
+
+__all__ = [
+    "ARCHITECTURE", "DISPLAY_NAMES", "INPUT_SIZE", "LAYERS", "NUM_CLASSES", "LayerSpec",
+    "architecture_rows", "conv_output_size", "layer_shapes", "param_shapes", "pool_output_size",
+    "seed_shape", "total_macs", "total_params",
+    "conv2d_forward", "dropout_forward", "linear_forward", "local_response_norm",
+    "max_pool2d_forward", "relu", "softmax",
+    "LRN", "AlexNet", "alexnet_forward", "alexnet_logits", "check_input", "check_params",
+    "init_params",
+    "IMAGENET_MEAN", "IMAGENET_STD", "preprocess", "sample_image", "to_display",
+]

@@ -1,0 +1,159 @@
+"""The layers of AlexNet as plain functions: the contract the exercises implement.
+
+Chapters: CONV1 (``conv2d_forward``, ``relu``), NORM1 (``local_response_norm``),
+MAX POOL1 (``max_pool2d_forward``), FC6 (``linear_forward``,
+``dropout_forward``), FC8 (``softmax``).
+
+Every function takes and returns ``torch.Tensor`` objects, works on any device
+and floating dtype, and raises ``ValueError`` naming the function and the
+expected and actual shape when its input is malformed.
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from .shapes import conv_output_size, pool_output_size
+
+
+def _shape(t: torch.Tensor) -> tuple[int, ...]:
+    return tuple(t.shape)
+
+
+def _require_tensor(layer: str, name: str, t) -> None:
+    if not isinstance(t, torch.Tensor):
+        raise ValueError(f"{layer}: {name} must be a torch.Tensor, got {type(t).__name__}")
+    if not t.is_floating_point():
+        raise ValueError(f"{layer}: {name} must be a floating-point tensor, got dtype {t.dtype}")
+
+
+def _require_ndim(layer: str, name: str, t: torch.Tensor, ndim: int, layout: str) -> None:
+    _require_tensor(layer, name, t)
+    if t.dim() != ndim:
+        raise ValueError(f"{layer}: {name} must have shape {layout}, got shape {_shape(t)}")
+
+
+def conv2d_forward(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None,
+                   stride: int, padding: int) -> torch.Tensor:
+    """2-D convolution as in PyTorch (cross-correlation: the kernel is not flipped).
+
+    x [N, C, H, W], weight [K, C, F, F], bias [K] or None -> [N, K, H', W'] with
+    H' = (H - F + 2P)/S + 1 (see :func:`conv_output_size`).
+    """
+    layer = "conv2d_forward"
+    _require_ndim(layer, "x", x, 4, "[N, C, H, W]")
+    _require_ndim(layer, "weight", weight, 4, "[K, C, F, F]")
+    if weight.shape[1] != x.shape[1]:
+        raise ValueError(f"{layer}: weight expects {weight.shape[1]} input channels "
+                         f"(weight shape {_shape(weight)}), x has {x.shape[1]} (x shape {_shape(x)})")
+    if bias is not None:
+        _require_ndim(layer, "bias", bias, 1, f"[{weight.shape[0]}]")
+        if bias.shape[0] != weight.shape[0]:
+            raise ValueError(f"{layer}: bias must have shape ({weight.shape[0]},), got {_shape(bias)}")
+    fh, fw = weight.shape[2:]
+    try:
+        conv_output_size(x.shape[2], fh, padding, stride)
+        conv_output_size(x.shape[3], fw, padding, stride)
+    except ValueError as err:
+        raise ValueError(f"{layer}: x shape {_shape(x)} with weight {_shape(weight)}, "
+                         f"stride {stride}, padding {padding}: {err}") from None
+    return F.conv2d(x, weight, bias, stride=stride, padding=padding)
+
+
+def relu(x: torch.Tensor) -> torch.Tensor:
+    """ReLU, f(x) = max(0, x), element-wise; any shape."""
+    _require_tensor("relu", "x", x)
+    return torch.clamp_min(x, 0)
+
+
+def local_response_norm(a: torch.Tensor, n: int = 5, k: float = 2.0,
+                        alpha: float = 1e-4, beta: float = 0.75) -> torch.Tensor:
+    """Local response normalisation across channels, exactly as in the 2012 paper.
+
+    b[:, i] = a[:, i] / (k + alpha * sum_j a[:, j]**2) ** beta, with j from
+    max(0, i - n//2) to min(C - 1, i + n//2).  alpha is *not* divided by n:
+    this equals ``torch.nn.LocalResponseNorm(n, alpha=n * alpha, beta, k)``.
+
+    a [N, C, H, W] -> [N, C, H, W].
+    """
+    layer = "local_response_norm"
+    _require_ndim(layer, "a", a, 4, "[N, C, H, W]")
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise ValueError(f"{layer}: n must be a positive integer, got {n!r}")
+    half = n // 2
+    sq = a * a
+    channels = a.shape[1]
+    # Sum of squares over the window with shifted slices: the windows run off
+    # the channel edges, where no padding is added (j stays in 0..C-1).
+    total = sq.clone()
+    for shift in range(1, half + 1):
+        if shift >= channels:
+            break
+        total[:, shift:] += sq[:, :-shift]
+        total[:, :-shift] += sq[:, shift:]
+    denom = total.mul_(alpha).add_(k)
+    if beta == 0.75:
+        # torch.pow(x, 0.75) is not vectorised on CPU; d^-0.75 = d^-0.5 * d^-0.25.
+        r = torch.rsqrt(denom)
+        return a * r * torch.sqrt(r)
+    return a / denom.pow_(beta)
+
+
+def max_pool2d_forward(x: torch.Tensor, f: int = 3, s: int = 2) -> torch.Tensor:
+    """Overlapping max pooling, F x F windows at stride S, no padding.
+
+    x [N, C, H, W] -> [N, C, (H - F)/S + 1, (W - F)/S + 1].
+    """
+    layer = "max_pool2d_forward"
+    _require_ndim(layer, "x", x, 4, "[N, C, H, W]")
+    try:
+        pool_output_size(x.shape[2], f, s)
+        pool_output_size(x.shape[3], f, s)
+    except ValueError as err:
+        raise ValueError(f"{layer}: x shape {_shape(x)} with f={f}, s={s}: {err}") from None
+    return F.max_pool2d(x, kernel_size=f, stride=s)
+
+
+def linear_forward(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
+    """Fully connected layer: x [N, in], weight [out, in], bias [out] -> x W^T + b, [N, out]."""
+    layer = "linear_forward"
+    _require_ndim(layer, "x", x, 2, "[N, in]")
+    _require_ndim(layer, "weight", weight, 2, "[out, in]")
+    if weight.shape[1] != x.shape[1]:
+        raise ValueError(f"{layer}: weight shape {_shape(weight)} expects {weight.shape[1]} input "
+                         f"features, x shape {_shape(x)} has {x.shape[1]}")
+    if bias is not None:
+        _require_ndim(layer, "bias", bias, 1, f"[{weight.shape[0]}]")
+        if bias.shape[0] != weight.shape[0]:
+            raise ValueError(f"{layer}: bias must have shape ({weight.shape[0]},), got {_shape(bias)}")
+    return F.linear(x, weight, bias)
+
+
+def dropout_forward(x: torch.Tensor, p: float = 0.5, training: bool = True,
+                    generator: torch.Generator | None = None) -> torch.Tensor:
+    """Inverted dropout: zero each unit with probability p and scale the kept ones by 1/(1-p).
+
+    At evaluation time (``training=False``) it returns x unchanged, so that the
+    expected activation is the same in both modes.  Any shape.
+    """
+    layer = "dropout_forward"
+    _require_tensor(layer, "x", x)
+    if not 0.0 <= p <= 1.0:
+        raise ValueError(f"{layer}: p must be in [0, 1], got {p}")
+    if not training or p == 0.0:
+        return x
+    if p == 1.0:
+        return torch.zeros_like(x)
+    keep = torch.rand(x.shape, generator=generator, device=x.device, dtype=x.dtype) >= p
+    return x * keep / (1.0 - p)
+
+
+def softmax(x: torch.Tensor, dim: int = -1) -> torch.Tensor:
+    """Numerically stable softmax: exp(x - max) / sum(exp(x - max)) along ``dim``."""
+    layer = "softmax"
+    _require_tensor(layer, "x", x)
+    if x.dim() == 0 or not -x.dim() <= dim < x.dim():
+        raise ValueError(f"{layer}: dim {dim} is out of range for x of shape {_shape(x)}")
+    z = x - x.amax(dim=dim, keepdim=True)
+    e = torch.exp(z)
+    return e / e.sum(dim=dim, keepdim=True)
