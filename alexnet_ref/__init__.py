@@ -11,8 +11,8 @@ from .shapes import (ARCHITECTURE, DISPLAY_NAMES, INPUT_SIZE, LAYERS, NUM_CLASSE
                      pool_output_size, seed_shape, total_macs, total_params)
 from .layers import (conv2d_forward, dropout_forward, linear_forward, local_response_norm,
                      max_pool2d_forward, relu, softmax)
-from .model import (LRN, AlexNet, alexnet_forward, alexnet_logits, check_input, check_params,
-                    init_params)
+from .model import (LRN, AlexNet, alexnet_forward, alexnet_logits, alexnet_stages, check_input,
+                    check_params, init_params)
 from .image import IMAGENET_MEAN, IMAGENET_STD, preprocess, sample_image, to_display
 
 __all__ = [
@@ -21,7 +21,7 @@ __all__ = [
     "seed_shape", "total_macs", "total_params",
     "conv2d_forward", "dropout_forward", "linear_forward", "local_response_norm",
     "max_pool2d_forward", "relu", "softmax",
-    "LRN", "AlexNet", "alexnet_forward", "alexnet_logits", "check_input", "check_params",
+    "LRN", "AlexNet", "alexnet_forward", "alexnet_logits", "alexnet_stages", "check_input", "check_params",
     "init_params",
     "IMAGENET_MEAN", "IMAGENET_STD", "preprocess", "sample_image", "to_display",
 ]

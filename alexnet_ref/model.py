@@ -16,7 +16,8 @@ no pretrained weights are used anywhere in the course.
 """
 from __future__ import annotations
 
-from collections.abc import Mapping
+import math
+from collections.abc import Iterator, Mapping
 
 import torch
 from torch import nn
@@ -44,9 +45,9 @@ def init_params(grouped: bool = False, seed: int = 0,
     for name, shape in param_shapes(grouped).items():
         layer, kind = name.split(".")
         if kind == "weight":
-            t = torch.randn(shape, generator=gen, dtype=torch.float64) * 0.01
+            t = torch.randn(shape, generator=gen).mul_(0.01)
         else:
-            t = torch.full(shape, 1.0 if layer in _BIAS_ONE else 0.0, dtype=torch.float64)
+            t = torch.full(shape, 1.0 if layer in _BIAS_ONE else 0.0)
         params[name] = t.to(dtype)
     return params
 
@@ -89,18 +90,20 @@ class AlexNet(nn.Module):
         super().__init__()
         self.grouped = grouped
         self.dropout = dropout
-        for row in layer_shapes(grouped):
-            spec = row.spec
-            if spec.kind == "conv":
-                layer = nn.Conv2d(row.in_shape[0], spec.filters, spec.size, spec.stride, spec.pad,
-                                  groups=spec.groups_2012 if grouped else 1)
-            elif spec.kind == "fc":
-                layer = nn.Linear(row.in_shape[0] if len(row.in_shape) == 1 else
-                                  row.in_shape[0] * row.in_shape[1] * row.in_shape[2], spec.filters)
-            else:
-                continue
-            setattr(self, spec.name, layer)
-        self.load_state_dict(init_params(grouped, seed))
+        # Layers are created on the meta device (no memory, no default init) and
+        # receive the paper's initialisation from init_params.
+        with torch.device("meta"):
+            for row in layer_shapes(grouped):
+                spec = row.spec
+                if spec.kind == "conv":
+                    layer = nn.Conv2d(row.in_shape[0], spec.filters, spec.size, spec.stride, spec.pad,
+                                      groups=spec.groups_2012 if grouped else 1)
+                elif spec.kind == "fc":
+                    layer = nn.Linear(math.prod(row.in_shape), spec.filters)
+                else:
+                    continue
+                setattr(self, spec.name, layer)
+        self.load_state_dict(init_params(grouped, seed), assign=True)
 
     def _norm(self, x: torch.Tensor) -> torch.Tensor:
         return local_response_norm(x, **LRN)
@@ -125,9 +128,14 @@ class AlexNet(nn.Module):
         return softmax(self.logits(x), dim=1)                # (N, 1000) probabilities
 
 
-def alexnet_logits(x: torch.Tensor, params: Mapping[str, torch.Tensor], device=None,
-                   grouped: bool = False) -> torch.Tensor:
-    """Evaluation-mode logits [N, 1000], walking :data:`ARCHITECTURE` layer by layer."""
+def alexnet_stages(x: torch.Tensor, params: Mapping[str, torch.Tensor], device=None,
+                   grouped: bool = False) -> Iterator[tuple[str, torch.Tensor]]:
+    """Walk :data:`ARCHITECTURE` in evaluation mode, yielding ``(layer name, output)`` per layer.
+
+    The outputs are the seed's tensors: ``input`` M_1, ``conv1`` M_2 (after
+    ReLU), ``norm1`` M_2 normalised, ``pool1`` M_3, … ``pool3`` M_9, ``fc6`` H_2,
+    ``fc7`` H_3, ``fc8`` H_4 (logits).  Used by the book to show every stage.
+    """
     check_input(x)
     check_params(params, grouped)
     device = torch.device(device) if device is not None else x.device
@@ -135,12 +143,12 @@ def alexnet_logits(x: torch.Tensor, params: Mapping[str, torch.Tensor], device=N
     p = {name: t.to(device=device, dtype=x.dtype) for name, t in params.items()}
     for spec in ARCHITECTURE:
         if spec.kind == "conv":
-            w = p[f"{spec.name}.weight"]
+            w, b = p[f"{spec.name}.weight"], p[f"{spec.name}.bias"]
             if w.shape[1] != x.shape[1]:  # grouped convolution of the 2012 network
-                x = torch.cat([conv2d_forward(xg, wg, bg, spec.stride, spec.pad) for xg, wg, bg in
-                               zip(x.chunk(2, 1), w.chunk(2, 0), p[f"{spec.name}.bias"].chunk(2, 0))], 1)
+                x = torch.cat([conv2d_forward(xg, wg, bg, spec.stride, spec.pad)
+                               for xg, wg, bg in zip(x.chunk(2, 1), w.chunk(2, 0), b.chunk(2, 0))], 1)
             else:
-                x = conv2d_forward(x, w, p[f"{spec.name}.bias"], spec.stride, spec.pad)
+                x = conv2d_forward(x, w, b, spec.stride, spec.pad)
         elif spec.kind == "norm":
             x = local_response_norm(x, **LRN)
         elif spec.kind == "pool":
@@ -150,6 +158,14 @@ def alexnet_logits(x: torch.Tensor, params: Mapping[str, torch.Tensor], device=N
         if spec.relu:
             x = relu(x)
         # Dropout is the identity in evaluation mode.
+        yield spec.name, x
+
+
+def alexnet_logits(x: torch.Tensor, params: Mapping[str, torch.Tensor], device=None,
+                   grouped: bool = False) -> torch.Tensor:
+    """Evaluation-mode logits H_4 [N, 1000]: the last stage of :func:`alexnet_stages`."""
+    for _, x in alexnet_stages(x, params, device, grouped):
+        pass
     return x
 
 
