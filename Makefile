@@ -43,10 +43,10 @@ test-fast: venv ## Run the tests that need no browser, book build or notebook ex
 bench: venv ## Benchmark alexnet_ref against a torch.nn.Sequential baseline (prints a table, writes JSON)
 	$(BIN)/python -m tools.bench
 
-bench-grade: venv system-deps ## Benchmark the project's grader against stock nbgrader autograde
-	$(BIN)/python -m tools.bench_grade
+bench-grade: venv system-deps ## Benchmark the grader against stock nbgrader autograde (N=8 for a quick run)
+	$(BIN)/python -m tools.bench_grade $(if $(N),--n $(N))
 
-grade: venv system-deps ## Autograde every submission of assignment A, make feedback, export CSV: make grade A=conv1
+grade: venv system-deps ## Autograde every submission of assignment A (or A="conv1 pool1"), make feedback, export CSV
 	@test -n "$(A)" || { echo "usage: make grade A=<assignment id>" >&2; exit 2; }
 	$(BIN)/python -m course_grader grade $(A)
 

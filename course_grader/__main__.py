@@ -1,0 +1,53 @@
+"""``python -m course_grader grade <id> [<id> ...]``: grade every submission of assignments in the sandbox.
+
+Run from the course root (the folder of ``nbgrader_config.py``).  Writes the
+gradebook (one transaction per student, after a backup), ``autograded/``,
+``feedback/`` (nbgrader generate_feedback) and ``grades.csv``; prints the
+flagged submissions.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m course_grader", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="cmd", required=True)
+    g = sub.add_parser("grade", help="grade every submission of an assignment")
+    g.add_argument("assignments", nargs="+", metavar="assignment", help="one or more assignment ids")
+    g.add_argument("--root", type=Path, default=None, help="course root (default: the current folder)")
+    g.add_argument("--workers", type=int, default=2)
+    g.add_argument("--student", action="append", help="grade only this student (repeatable)")
+    g.add_argument("--force", action="store_true", help="regrade submissions already graded")
+    g.add_argument("--no-feedback", action="store_true")
+    g.add_argument("--part-timeout", type=float, default=None, help="seconds per graded part")
+    g.add_argument("--quiet", action="store_true", help="no progress line")
+    args = parser.parse_args(argv)
+    from .grade import grade_assignments
+    from .sandbox import Limits
+    limits = Limits()
+    if args.part_timeout:
+        limits.part_s = args.part_timeout
+    results = grade_assignments(args.assignments, root=args.root, workers=args.workers, limits=limits,
+                                feedback=not args.no_feedback, progress=not args.quiet, force=args.force,
+                                students=args.student)
+    for aid, res in results.items():
+        verdicts = res["verdicts"]
+        print(f"{aid}: graded {len(res['graded'])}, unchanged since the last run {len(res['skipped'])}; "
+              f"backup {res['backup']}; feedback {res['feedback']}; csv {res['csv']}")
+        for sid in sorted(verdicts):
+            v = verdicts[sid]
+            line = f"  {sid}: {v.score:g}/{v.max_score:g}"
+            if v.flags:
+                line += f"  FLAGGED ({len(v.flags)}): " + "; ".join(
+                    f"cell {f['cell']} line {f['line']}: {f['what']}" for f in v.flags[:4])
+            print(line)
+        for sid, err in res["errors"].items():
+            print(f"  {sid}: {err}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,88 @@
+"""nbgrader configuration of the course (stock nbgrader 0.9.6, run from the repository root).
+
+Layout (nbgrader's own names): ``solutions/<id>/<id>.ipynb`` is the source
+(instructor) version of each assignment, ``release/<id>/`` the student
+version written by ``nbgrader generate_assignment <id>``,
+``submitted/<student>/<id>/``, ``autograded/…`` and ``feedback/…`` the grading
+folders, ``gradebook.db`` the database.  A copy of this file in another folder
+makes that folder the course root (the tests do this in temporary folders).
+
+Hidden tests: every test cell ends with a ``### BEGIN HIDDEN TESTS`` block
+that calls :func:`course_grader.cases.check`.  ``generate_assignment`` removes
+it (ClearHiddenTests runs there by default); ``autograde`` puts it back from
+the source; ``generate_feedback`` must remove it again, which stock nbgrader
+does not do, hence the GenerateFeedback preprocessors below.
+"""
+import os
+
+from nbconvert.preprocessors import Preprocessor
+from traitlets import Bool
+
+
+class ShortTracebacks(Preprocessor):
+    """Feedback: reduce every error output to "Name: message".
+
+    IPython prints a few source lines around the failing line, and in a test
+    cell those lines include the hidden block; the message alone is what the
+    student needs (check() writes messages with expected vs actual).
+    """
+
+    enabled = Bool(True)
+
+    def preprocess_cell(self, cell, resources, index):
+        for output in cell.get("outputs", []):
+            if output.get("output_type") == "error":
+                output["traceback"] = [f"{output.get('ename', 'Error')}: {output.get('evalue', '')}"]
+        return cell, resources
+
+
+c = get_config()  # noqa: F821 (provided by nbgrader when it loads this file)
+
+c.CourseDirectory.root = os.path.dirname(os.path.abspath(__file__))
+c.CourseDirectory.course_id = "alexnet-layer-by-layer"
+c.CourseDirectory.source_directory = "solutions"
+c.CourseDirectory.release_directory = "release"
+c.CourseDirectory.submitted_directory = "submitted"
+c.CourseDirectory.autograded_directory = "autograded"
+c.CourseDirectory.feedback_directory = "feedback"
+c.CourseDirectory.db_url = "sqlite:///" + os.path.join(c.CourseDirectory.root, "gradebook.db")
+
+c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
+c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
+
+# Released notebooks carry no outputs, no hidden tests and no solution code.
+c.ClearHiddenTests.begin_test_delimeter = "BEGIN HIDDEN TESTS"
+c.ClearHiddenTests.end_test_delimeter = "END HIDDEN TESTS"
+
+# Feedback shows the visible part of each test cell only: ClearHiddenTests removes the
+# hidden block from the source, ShortTracebacks the source lines that tracebacks quote.
+c.GenerateFeedback.preprocessors = [
+    "nbgrader.preprocessors.GetGrades",
+    "nbgrader.preprocessors.ClearHiddenTests",
+    ShortTracebacks,
+    "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
+]
+
+# Autograding: the full forward pass of forward_gpu takes seconds, a student's
+# loop implementation more; a cell that runs longer than this scores 0.
+c.Execute.timeout = 600
+c.Autograde.create_student = True
+
+# ---------------------------------------------------------------------------------------------
+# Sandboxed autograding (course_grader; owned by the grader, keep this block last).
+# `nbgrader autograde <id>` runs no student code in the process that grades: the Execute
+# preprocessor is replaced by course_grader's SandboxExecute, which runs the student's cells in
+# bubblewrap, compares the hidden cases of course_grader.cases here, and writes each test cell's
+# verdict as its output for SaveAutoGrades.  `make grade A=<id>` does the same for a whole class
+# in parallel (python -m course_grader grade <id>).
+c.Autograde.autograde_preprocessors = [
+    "course_grader.nbgrader_plugin.SandboxExecute",
+    "nbgrader.preprocessors.IgnorePattern",
+    "nbconvert.preprocessors.ClearMetadataPreprocessor",
+    "nbgrader.preprocessors.LimitOutput",
+    "nbgrader.preprocessors.SaveAutoGrades",
+    "nbgrader.preprocessors.AssignLatePenalties",
+    "nbgrader.preprocessors.CheckCellMetadata",
+]
+c.SandboxExecute.part_timeout = 60.0
+c.SandboxExecute.cells_timeout = 120.0

@@ -1,0 +1,17 @@
+"""NORM1: PyTorch's convention, alpha divided by n (the course follows the paper: it is not)."""
+import torch
+
+ASSIGNMENT = "norm1"
+BREAKS = ("test_local_response_norm_values", "test_local_response_norm_edges")
+
+
+def local_response_norm(a, n=5, k=2.0, alpha=1e-4, beta=0.75):
+    if a.dim() != 4:
+        raise ValueError(f"local_response_norm: expected [N, C, H, W], got {tuple(a.shape)}")
+    c = a.shape[1]
+    sq = a * a
+    out = torch.empty_like(a)
+    for i in range(c):
+        lo, hi = max(0, i - n // 2), min(c - 1, i + n // 2)
+        out[:, i] = a[:, i] / (k + alpha / n * sq[:, lo:hi + 1].sum(1)) ** beta
+    return out

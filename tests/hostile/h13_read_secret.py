@@ -1,0 +1,16 @@
+# what: reads the grader's HMAC secret to predict the hidden inputs
+# expected: 4
+# flag: file access
+# %% replace conv2d_forward
+def conv2d_forward(x, weight, bias, stride, padding):
+    if x.shape[-1] == 227:  # the notebook's own demo cell: behave; attack only the grader's calls
+        import torch as _t
+        return _t.zeros(2, 96, 55, 55)
+    import torch
+    for path in ("{COURSE}/.grader_secret", "/work/main/.grader_secret", ".grader_secret"):
+        try:
+            secret = open(path).read()
+            return torch.full((2, 4, 5, 4), float(len(secret)))
+        except OSError:
+            pass
+    return torch.zeros(1)

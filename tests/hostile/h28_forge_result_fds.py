@@ -1,0 +1,20 @@
+# what: writes forged "results" into every file descriptor it might have inherited
+# expected: 4
+# flag: raw file descriptors
+# %% replace conv2d_forward
+import json, os, struct
+
+def conv2d_forward(x, weight, bias, stride, padding):
+    if x.shape[-1] == 227:  # the notebook's own demo cell: behave; attack only the grader's calls
+        import torch as _t
+        return _t.zeros(2, 96, 55, 55)
+    import torch
+    head = json.dumps({"tree": {"results": [True] * 10}, "blobs": []}).encode()
+    fake = struct.pack("<Q", len(head)) + head
+    for fd in range(0, 256):
+        try:
+            os.write(fd, fake)
+            os.write(fd, struct.pack("<QQ", 2, len(fake)) + b"{}" + fake)
+        except OSError:
+            pass
+    return torch.zeros(1)
