@@ -249,9 +249,24 @@ def _events(value) -> list:
 
 
 # --------------------------------------------------------------------------- the zygote
-def _python_roots() -> list[str]:
-    roots = {os.path.realpath(sys.base_prefix), os.path.realpath(sys.prefix)}
-    return sorted(roots)
+# The virtualenv is mounted at a fixed path: the repository (and so .venv) may live under /tmp,
+# which the sandbox replaces with a private tmpfs.
+VENV_MOUNT = "/grader-venv"
+
+
+def _python_roots() -> list[tuple[str, str]]:
+    """(host path, sandbox path) of the base Python and of the virtualenv, if any."""
+    base = os.path.realpath(sys.base_prefix)
+    roots = [(base, base)]
+    if os.path.realpath(sys.prefix) != base:
+        roots.append((os.path.realpath(sys.prefix), VENV_MOUNT))
+    return roots
+
+
+def _sandbox_python() -> str:
+    if os.path.realpath(sys.prefix) == os.path.realpath(sys.base_prefix):
+        return sys.executable
+    return os.path.join(VENV_MOUNT, os.path.relpath(os.path.abspath(sys.executable), sys.prefix))
 
 
 def bwrap_command(uid: int, child: str) -> list[str]:
@@ -272,21 +287,21 @@ def bwrap_command(uid: int, child: str) -> list[str]:
         if os.path.exists(path):
             cmd += ["--ro-bind", path, path]
     made = set()
-    for root in _python_roots():
-        parts = Path(root).parts
+    for root, mount in _python_roots():
+        parts = Path(mount).parts
         for i in range(2, len(parts)):
             d = str(Path(*parts[:i]))
             if d not in made and not d.startswith("/usr"):
                 cmd += ["--perms", "0755", "--dir", d]
                 made.add(d)
-        cmd += ["--ro-bind", root, root]
+        cmd += ["--ro-bind", root, mount]
     # The virtualenv's editable-install hooks point into the repository, which is not mounted:
     # alexnet_ref and course_grader cannot be imported in the sandbox.
     cmd += ["--proc", "/proc", "--dev", "/dev", "--perms", "1777", "--tmpfs", "/tmp",
             "--perms", "0755", "--dir", "/grader", "--ro-bind", child, "/grader/child.py",
             "--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID", "--cap-add", "CAP_SETPCAP", "--",
             "setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups", "--inh-caps=-all",
-            "--bounding-set=-all", "--", sys.executable, "-I", "-B", "/grader/child.py"]
+            "--bounding-set=-all", "--", _sandbox_python(), "-I", "-B", "/grader/child.py"]
     if os.geteuid() != 0:
         raise SandboxError("the grader's sandbox starts bubblewrap as root (to map each worker to its own "
                            "unprivileged uid); run it as root or in the course's container")

@@ -82,7 +82,7 @@ def test_what_student_code_sees(zygote, tmp_path):
     assert isinstance(seen, dict), f"probe returned {out.parts[0]}"
     assert seen["uid"] not in (0,) and seen["uid"] >= 61000, f"student code runs as uid {seen['uid']}"
     assert seen["pid"] > 1, "student code must not be the namespace's init"
-    assert set(seen["root"]) <= {"usr", "lib", "lib64", "bin", "sbin", "etc", "proc", "dev", "tmp", "root", "work",
+    assert set(seen["root"]) <= {"usr", "lib", "lib64", "bin", "sbin", "etc", "proc", "dev", "tmp", "root", "grader-venv",
                                  "grader"}, f"unexpected top-level folders: {seen['root']}"
     assert seen["proc"] == [], f"/proc shows {seen['proc'][:10]}"
     assert seen["readable"] == [], f"the sandbox can read {seen['readable']}"
