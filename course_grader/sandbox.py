@@ -352,15 +352,7 @@ class Zygote:
         self.wait_ready()
 
     def close(self):
-        if self.proc is not None:
-            try:
-                self.proc.kill()
-            except ProcessLookupError:
-                pass
-            self.proc.wait()
-            for f in (self.proc.stdin, self.proc.stdout, self.proc.stderr):
-                f.close()
-            self.proc = None
+        self.close_proc()
         self._cleanup_tmp()
 
     def __enter__(self):
@@ -437,12 +429,16 @@ class Zygote:
         return self._parse(head, records, len(parts))
 
     def close_proc(self):
+        """Kill the sandbox process and close its pipes (also before a restart)."""
         if self.proc is not None:
             try:
                 self.proc.kill()
             except ProcessLookupError:
                 pass
             self.proc.wait()
+            for f in (self.proc.stdin, self.proc.stdout, self.proc.stderr):
+                if f is not None:
+                    f.close()
             self.proc = None
 
     @staticmethod
