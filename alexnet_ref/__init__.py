@@ -8,7 +8,7 @@ the INPUT chapter's photo.
 """
 from .shapes import (ARCHITECTURE, DISPLAY_NAMES, INPUT_SIZE, LAYERS, NUM_CLASSES, LayerSpec,
                      architecture_rows, conv_output_size, layer_shapes, param_shapes,
-                     pool_output_size, seed_shape, total_macs, total_params)
+                     pool_output_size, paper_shape, total_macs, total_params)
 from .layers import (conv2d_forward, dropout_forward, linear_forward, local_response_norm,
                      max_pool2d_forward, relu, softmax)
 from .model import (LRN, AlexNet, alexnet_forward, alexnet_logits, alexnet_stages, check_input,
@@ -18,7 +18,7 @@ from .image import IMAGENET_MEAN, IMAGENET_STD, preprocess, sample_image, to_dis
 __all__ = [
     "ARCHITECTURE", "DISPLAY_NAMES", "INPUT_SIZE", "LAYERS", "NUM_CLASSES", "LayerSpec",
     "architecture_rows", "conv_output_size", "layer_shapes", "param_shapes", "pool_output_size",
-    "seed_shape", "total_macs", "total_params",
+    "paper_shape", "total_macs", "total_params",
     "conv2d_forward", "dropout_forward", "linear_forward", "local_response_norm",
     "max_pool2d_forward", "relu", "softmax",
     "LRN", "AlexNet", "alexnet_forward", "alexnet_logits", "alexnet_stages", "check_input", "check_params",

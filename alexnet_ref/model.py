@@ -150,7 +150,7 @@ def alexnet_stages(x: torch.Tensor, params: Mapping[str, torch.Tensor], device=N
                    grouped: bool = False) -> Iterator[tuple[str, torch.Tensor]]:
     """Walk :data:`ARCHITECTURE` in evaluation mode, yielding ``(layer name, output)`` per layer.
 
-    The outputs are the seed's tensors: ``input`` M_1, ``conv1`` M_2 (after
+    The outputs are the source document's tensors: ``input`` M_1, ``conv1`` M_2 (after
     ReLU), ``norm1`` M_2 normalised, ``pool1`` M_3, … ``pool3`` M_9, ``fc6`` H_2,
     ``fc7`` H_3, ``fc8`` H_4 (logits).  Used by the book to show every stage.
     """

@@ -106,7 +106,7 @@ ARCHITECTURE: tuple[LayerSpec, ...] = (
 
 LAYERS: dict[str, LayerSpec] = {spec.name: spec for spec in ARCHITECTURE}
 
-# The seed's display names, used by the book's tables.
+# The source document's display names, used by the book's tables.
 DISPLAY_NAMES = {
     "input": "INPUT", "conv1": "CONV1", "norm1": "NORM1", "pool1": "MAX POOL1",
     "conv2": "CONV2", "norm2": "NORM2", "pool2": "MAX POOL2", "conv3": "CONV3",
@@ -191,7 +191,7 @@ def param_shapes(grouped: bool = False) -> dict[str, tuple[int, ...]]:
     return shapes
 
 
-def seed_shape(shape: tuple[int, ...]) -> str:
+def paper_shape(shape: tuple[int, ...]) -> str:
     """Format a (C, H, W) shape the way the source writes it: ``[55×55×96]``."""
     if len(shape) == 3:
         c, h, w = shape
@@ -211,7 +211,7 @@ def architecture_rows(grouped: bool = False) -> list[dict[str, object]]:
             "size": f"{spec.size}×{spec.size}" if spec.kind in ("conv", "pool") else (spec.size or ""),
             "stride": spec.stride if spec.kind in ("conv", "pool") else "",
             "pad": spec.pad if spec.kind == "conv" else "",
-            "output": seed_shape(row.out_shape),
+            "output": paper_shape(row.out_shape),
             "params": row.params,
             "macs": row.macs,
         })

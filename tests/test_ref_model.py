@@ -4,7 +4,7 @@ import pytest
 import torch
 
 import alexnet_ref as A
-from tests.test_ref_shapes import SEED_SHAPES
+from tests.test_ref_shapes import SOURCE_SHAPES
 
 # Whole-network tolerance from the measured facts: rtol=1e-4, atol=3e-5·max|ref| on logits.
 RTOL, ATOL_REL = 1e-4, 3e-5
@@ -21,11 +21,11 @@ def images():
     return torch.randn(2, 3, 227, 227)
 
 
-def test_every_stage_has_the_seed_shape(model, images):
+def test_every_stage_has_the_source_shape(model, images):
     stages = list(A.alexnet_stages(images, model.state_dict()))
-    assert [name for name, _ in stages] == list(SEED_SHAPES)
+    assert [name for name, _ in stages] == list(SOURCE_SHAPES)
     for name, out in stages:
-        assert tuple(out.shape) == (2, *SEED_SHAPES[name]), name
+        assert tuple(out.shape) == (2, *SOURCE_SHAPES[name]), name
 
 
 def test_parameter_count_of_the_module():

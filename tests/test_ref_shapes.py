@@ -3,9 +3,9 @@ import pytest
 
 import alexnet_ref as A
 
-# The seed's per-layer sizes (its summary list corrected for NORM1/NORM2), written out
+# The source document's per-layer sizes (its summary list corrected for NORM1/NORM2), written out
 # independently of alexnet_ref's table.
-SEED_SHAPES = {
+SOURCE_SHAPES = {
     "input": (3, 227, 227), "conv1": (96, 55, 55), "norm1": (96, 55, 55), "pool1": (96, 27, 27),
     "conv2": (256, 27, 27), "norm2": (256, 27, 27), "pool2": (256, 13, 13),
     "conv3": (384, 13, 13), "conv4": (384, 13, 13), "conv5": (256, 13, 13), "pool3": (256, 6, 6),
@@ -47,10 +47,10 @@ def test_pool_output_size_error():
         A.pool_output_size(12, 3, 2)
 
 
-def test_every_layer_matches_the_seed_table():
+def test_every_layer_matches_the_source_table():
     rows = A.layer_shapes()
-    assert [r.spec.name for r in rows] == list(SEED_SHAPES)
-    assert {r.spec.name: r.out_shape for r in rows} == SEED_SHAPES
+    assert [r.spec.name for r in rows] == list(SOURCE_SHAPES)
+    assert {r.spec.name: r.out_shape for r in rows} == SOURCE_SHAPES
 
 
 def test_norm_layers_keep_the_convolution_size_not_the_pooled_one():
@@ -84,7 +84,7 @@ def test_param_shapes_follow_the_table():
     assert A.param_shapes(grouped=True)["conv2.weight"] == (256, 48, 5, 5)
 
 
-def test_architecture_rows_use_the_seed_notation():
+def test_architecture_rows_use_the_source_notation():
     rows = {r["layer"]: r for r in A.architecture_rows()}
     assert rows["CONV1"]["output"] == "[55×55×96]"
     assert rows["NORM1"]["output"] == "[55×55×96]"
@@ -97,3 +97,9 @@ def test_architecture_rows_use_the_seed_notation():
 def test_224_input_does_not_tile():
     with pytest.raises(ValueError, match="not a whole number"):
         A.layer_shapes(input_size=224)
+
+
+def test_public_names_use_the_readers_words():
+    """No public name speaks of how the course was made ("seed" document, "brief", "issue")."""
+    words = ("seed", "brief", "issue")
+    assert [name for name in A.__all__ if any(w in name.lower() for w in words)] == []
