@@ -68,7 +68,7 @@ def solution_cells(root: Path, aid: str = AID) -> dict[str, str]:
 
 def parse_hostile(path: Path, subs: dict[str, str]) -> dict:
     text = path.read_text()
-    for key, value in subs.items():
+    for key, value in {"REPO": str(REPO), **subs}.items():
         text = text.replace("{" + key + "}", value)
     info = {"name": path.stem, "what": "", "expected": None, "edit": [], "flag": None, "sections": []}
     current = None

@@ -8,7 +8,7 @@ submissions twice, side by side:
 
 * stock: ``nbgrader autograde <id>`` with nbgrader's own Execute preprocessor (one kernel per
   notebook), two processes in parallel on two copies of the course (half of the students each),
-  as measured in ``/work/shared/notes/measured-facts.md``;
+  as measured in ``docs/measured-facts.md``;
 * ours: ``python -m course_grader grade <id>`` (2 sandbox workers, every protection on).
 
 It prints notebooks per minute for both and their ratio, checks that both give every student

@@ -3,7 +3,7 @@
 # flag: import of sqlite3
 # %% extra
 import sqlite3
-for path in ("{COURSE}/gradebook.db", "/work/main/gradebook.db", "gradebook.db", "../gradebook.db"):
+for path in ("{COURSE}/gradebook.db", "{REPO}/gradebook.db", "gradebook.db", "../gradebook.db"):
     try:
         db = sqlite3.connect(path)
         db.execute("UPDATE grade SET auto_score = 1000")
