@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 ASSIGNMENTS := input conv1 norm1 pool1 conv2 norm2 pool2 conv3 conv4 conv5 pool3 fc6 fc7 fc8 forward_gpu
 JB_FLAGS := --all -W -n --keep-going
 
-.PHONY: help venv system-deps mathjax assignments book test test-fast bench bench-grade grade clean
+.PHONY: help venv system-deps mathjax assignments wheel book test test-fast bench bench-grade grade clean
 
 help: ## List every target
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 16
@@ -31,7 +31,10 @@ mathjax: ## Install MathJax from the npm registry (served locally by the book)
 assignments: venv ## Generate the student notebooks of all assignments (nbgrader) into release/
 	$(BIN)/python -m tools.release $(ASSIGNMENTS)
 
-book: venv mathjax assignments ## Build the bilingual book offline into _build/html
+wheel: venv ## Build the students' wheel of alexnet_ref into book/downloads/ (linked from the set-up page)
+	$(BIN)/python -m tools.student_wheel
+
+book: venv mathjax assignments wheel ## Build the bilingual book offline into _build/html
 	$(BIN)/jupyter-book build . $(JB_FLAGS)
 
 test: venv system-deps book ## Build the book strictly, then run the whole test suite
@@ -51,4 +54,4 @@ grade: venv system-deps ## Autograde every submission of assignment A (or A="con
 	$(BIN)/python -m course_grader grade $(A)
 
 clean: ## Remove build output (keeps .venv, node_modules, submissions and gradebook)
-	rm -rf _build release/ book/exercises/
+	rm -rf _build release/ book/exercises/ book/downloads/

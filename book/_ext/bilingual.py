@@ -1,8 +1,8 @@
 """Vietnamese and English pages side by side in one Sphinx build.
 
-Why one build: the issue asks for a root ``_config.yml`` + ``_toc.yml`` and a plain
-``jupyter-book build .``; a single build keeps one table of contents, one search index that finds
-pages in both languages, and plain relative links between twin pages.  Two builds merged
+Why one build: the book is built by a plain ``jupyter-book build .`` from one root
+``_config.yml`` + ``_toc.yml``; a single build keeps one table of contents, one search index that
+finds pages in both languages, and plain relative links between twin pages.  Two builds merged
 afterwards would need two tocs, two configs and cross-build link fixing.
 
 Sphinx has one global ``language``, so this extension makes it per page.  A page under
@@ -22,28 +22,23 @@ index) uses ``config.language``.  For each page it
   (``_static/translations-<lang>.js``).
 
 Vietnamese words come from the catalogues shipped with Sphinx and the themes; the few theme words
-they lack are in ``VI_EXTRA``.
-
-At ``builder-inited`` it also copies MathJax 3 from ``node_modules/mathjax`` (``make mathjax``)
-into ``book/_static/mathjax`` (git-ignored) so that ``mathjax_path`` points at a local copy.
+they lack are in ``VI_EXTRA``.  (MathJax is served locally by ``book/_ext/mathjax_local.py``.)
 """
 from __future__ import annotations
 
 import gettext
 import json
-import shutil
 import sys
 from pathlib import Path
 
 import sphinx
 from bs4 import BeautifulSoup
 from sphinx.application import Sphinx
-from sphinx.errors import ExtensionError
 from sphinx.locale import translators
 
 LANGS = ("vi", "en")
 LANG_LABELS = {"vi": "Tiếng Việt", "en": "English"}
-SITE_TITLES = {"vi": "AlexNet, từng lớp một", "en": "AlexNet, layer by layer"}
+SITE_TITLES = {"vi": "AlexNet, từng tầng một", "en": "AlexNet, layer by layer"}
 SEARCH_TEXT = {"vi": "Tìm trong sách...", "en": "Search this book..."}
 SWITCH_TITLES = {"vi": "Đọc trang này bằng tiếng Việt", "en": "Read this page in English"}
 
@@ -99,9 +94,6 @@ JS_MESSAGES = ("Search Results", "Searching", "Preparing search...", ", in ", "H
                "Search finished, found ${resultCount} page(s) matching the search query.",
                "Your search did not match any documents. Please make sure that all words are spelled "
                "correctly and that you've selected enough categories.")
-
-_MATHJAX_PARTS = ("tex-chtml.js", "input/tex/extensions", "output/chtml", "ui", "a11y", "adaptors")
-
 
 class _Catalog(gettext.NullTranslations):
     """A fixed dict of messages in front of the catalogues it falls back to."""
@@ -172,22 +164,7 @@ def _activate(app: Sphinx, lang: str) -> None:
         translators[key] = chain
 
 
-def _copy_mathjax(app: Sphinx) -> None:
-    src = Path(app.srcdir) / "node_modules" / "mathjax" / "es5"
-    if not (src / "tex-chtml.js").is_file():
-        raise ExtensionError(f"bilingual: MathJax not found at {src}/tex-chtml.js; run `make mathjax`")
-    dst = Path(app.srcdir) / "book" / "_static" / "mathjax"
-    for part in _MATHJAX_PARTS:
-        s, d = src / part, dst / part
-        d.parent.mkdir(parents=True, exist_ok=True)
-        if s.is_dir():
-            shutil.copytree(s, d, dirs_exist_ok=True)
-        elif not d.is_file() or d.stat().st_mtime < s.stat().st_mtime:
-            shutil.copy2(s, d)
-
-
 def _on_builder_inited(app: Sphinx) -> None:
-    _copy_mathjax(app)
     _build_translators(app)
 
 
