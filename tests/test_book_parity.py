@@ -12,7 +12,7 @@ VI_LETTERS |= {c.upper() for c in VI_LETTERS}
 
 
 @pytest.mark.parametrize("lang", LANGS)
-def test_each_language_has_exactly_the_pages_of_the_brief(lang):
+def test_each_language_has_exactly_the_pages_of_the_toc(lang):
     found = sorted(p.stem for p in (BOOK / lang).glob("*.md"))
     assert found == sorted(PAGES), (f"book/{lang}: missing {sorted(set(PAGES) - set(found))}, "
                                     f"unexpected {sorted(set(found) - set(PAGES))}")
