@@ -33,14 +33,8 @@ def _require_ndim(layer: str, name: str, t: torch.Tensor, ndim: int, layout: str
         raise ValueError(f"{layer}: {name} must have shape {layout}, got shape {_shape(t)}")
 
 
-def conv2d_forward(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None,
-                   stride: int, padding: int) -> torch.Tensor:
-    """2-D convolution as in PyTorch (cross-correlation: the kernel is not flipped).
-
-    x [N, C, H, W], weight [K, C, F, F], bias [K] or None -> [N, K, H', W'] with
-    H' = (H - F + 2P)/S + 1 (see :func:`conv_output_size`).
-    """
-    layer = "conv2d_forward"
+def _check_conv(layer: str, x, weight, bias, stride: int, padding: int) -> tuple[int, int]:
+    """The input checks of :func:`conv2d_forward` (and of its backward); returns (H', W')."""
     _require_ndim(layer, "x", x, 4, "[N, C, H, W]")
     _require_ndim(layer, "weight", weight, 4, "[K, C, F, F]")
     if weight.shape[1] != x.shape[1]:
@@ -52,11 +46,21 @@ def conv2d_forward(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | N
             raise ValueError(f"{layer}: bias must have shape ({weight.shape[0]},), got {_shape(bias)}")
     fh, fw = weight.shape[2:]
     try:
-        conv_output_size(x.shape[2], fh, padding, stride)
-        conv_output_size(x.shape[3], fw, padding, stride)
+        return (conv_output_size(x.shape[2], fh, padding, stride),
+                conv_output_size(x.shape[3], fw, padding, stride))
     except ValueError as err:
         raise ValueError(f"{layer}: x shape {_shape(x)} with weight {_shape(weight)}, "
                          f"stride {stride}, padding {padding}: {err}") from None
+
+
+def conv2d_forward(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None,
+                   stride: int, padding: int) -> torch.Tensor:
+    """2-D convolution as in PyTorch (cross-correlation: the kernel is not flipped).
+
+    x [N, C, H, W], weight [K, C, F, F], bias [K] or None -> [N, K, H', W'] with
+    H' = (H - F + 2P)/S + 1 (see :func:`conv_output_size`).
+    """
+    _check_conv("conv2d_forward", x, weight, bias, stride, padding)
     return F.conv2d(x, weight, bias, stride=stride, padding=padding)
 
 
@@ -94,12 +98,23 @@ def _needs_graph(t: torch.Tensor) -> bool:
     return torch.is_grad_enabled() and t.requires_grad
 
 
-def _check_lrn(a, n) -> None:
-    layer = "local_response_norm"
+def _check_lrn(a, n, layer: str = "local_response_norm") -> None:
     _require_ndim(layer, "a", a, 4, "[N, C, H, W]")
     if isinstance(n, bool) or not isinstance(n, int) or n < 1:
         raise ValueError(f"{layer}: n must be a positive integer, got {n!r}")
 
+
+def _channel_window_sum(t: torch.Tensor, n: int) -> torch.Tensor:
+    """s[:, i] = sum of t[:, j] for j = max(0, i - n//2) .. min(C - 1, i + n//2).
+
+    The window stops at the first and last channel (no padding), so edge channels sum fewer terms.
+    """
+    half, channels = n // 2, t.shape[1]
+    s = t.clone()
+    for shift in range(1, min(half, channels - 1) + 1):
+        s[:, shift:] += t[:, :-shift]      # channel i - shift, for i >= shift
+        s[:, :-shift] += t[:, shift:]      # channel i + shift, for i < C - shift
+    return s
 
 def _window_sum_(total: torch.Tensor, sq: torch.Tensor, half: int) -> torch.Tensor:
     """total (a copy of sq) += the shifted slices of sq: the sum over channels i-half..i+half.
@@ -167,18 +182,21 @@ def _relu_(x: torch.Tensor) -> torch.Tensor:
     return x.clamp_min_(0)
 
 
+def _check_pool(layer: str, x, f: int, s: int) -> tuple[int, int]:
+    """The input checks of :func:`max_pool2d_forward` (and of its backward); returns (H', W')."""
+    _require_ndim(layer, "x", x, 4, "[N, C, H, W]")
+    try:
+        return pool_output_size(x.shape[2], f, s), pool_output_size(x.shape[3], f, s)
+    except ValueError as err:
+        raise ValueError(f"{layer}: x shape {_shape(x)} with f={f}, s={s}: {err}") from None
+
+
 def max_pool2d_forward(x: torch.Tensor, f: int = 3, s: int = 2) -> torch.Tensor:
     """Overlapping max pooling, F x F windows at stride S, no padding.
 
     x [N, C, H, W] -> [N, C, (H - F)/S + 1, (W - F)/S + 1].
     """
-    layer = "max_pool2d_forward"
-    _require_ndim(layer, "x", x, 4, "[N, C, H, W]")
-    try:
-        pool_output_size(x.shape[2], f, s)
-        pool_output_size(x.shape[3], f, s)
-    except ValueError as err:
-        raise ValueError(f"{layer}: x shape {_shape(x)} with f={f}, s={s}: {err}") from None
+    _check_pool("max_pool2d_forward", x, f, s)
     if x.device.type == "cpu" and x.is_contiguous() and not x.is_contiguous(memory_format=torch.channels_last):
         # PyTorch's CPU max pooling is ~10x faster in channels_last than in NCHW; the two
         # layout changes cost less than the difference and give the same (exact) maxima.
