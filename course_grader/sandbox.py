@@ -65,7 +65,6 @@ import shutil
 import struct
 import subprocess
 import sys
-import tempfile
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -99,7 +98,17 @@ class Limits:
     def wire(self) -> dict:
         return {"part_s": self.part_s, "cells_s": self.cells_s, "notebook_s": self.notebook_s,
                 "part_cpu_s": int(self.part_s) + 2, "mem": self.mem, "tmpfs": self.tmpfs,
-                "fsize": self.fsize, "nofile": self.nofile, "nproc": self.nproc}
+                "fsize": self.fsize, "nofile": self.nofile, "nproc": self.nproc, "setup_s": SETUP_S,
+                "kill_grace_s": KILL_GRACE_S, "part_slack_s": PART_SLACK_S}
+
+    def cells_total_s(self, ncells: int) -> float:
+        """What the cells of a notebook may spend in all (the zygote computes the same)."""
+        return min(ncells * self.cells_s, self.notebook_s) + 2
+
+    def worst_case_s(self, ncells: int, nparts: int) -> float:
+        """The longest a notebook can hold a worker: every limit is enforced by SIGKILL from the zygote."""
+        return (SETUP_S + self.cells_total_s(ncells) + KILL_GRACE_S
+                + nparts * (self.part_s + PART_SLACK_S) + TRUSTED_SLACK_S)
 
 
 @dataclass
@@ -178,44 +187,122 @@ class Malformed(ValueError):
 
 _ALLOWED_KINDS = "biuf"
 
+# What the trusted side accepts from one notebook, checked before anything is parsed or decoded.
+# The largest array a correct submission returns is conv1's (2, 96, 55, 55): 580,800 elements.
+MAX_JSON_BYTES = 1 << 20          # the JSON tree of one record
+MAX_NODES = 100_000               # values, items and keys in one record's tree
+MAX_STR = 64 << 10                # characters of one string or key
+MAX_ARRAYS = 1024                 # arrays in one record
+MAX_ELEMENTS = 4 << 20            # elements of one array (32 MiB once decoded to float64)
+MAX_DECODED_BYTES = 128 << 20     # every array of a notebook's records, after decoding (float64/int64/bool)
 
-def decode_blob(blob: bytes, max_depth: int = 32):
-    """Untrusted bytes -> plain data (JSON values, tuples, float64/int64/bool arrays) or Malformed."""
+
+class DecodeBudget:
+    """Decoded bytes left for one notebook's records (shared by its parts)."""
+
+    def __init__(self, limit: int = MAX_DECODED_BYTES):
+        self.left = limit
+
+    def spend(self, nbytes: int):
+        if nbytes > self.left:
+            raise Malformed(f"the arrays returned add up to more than {MAX_DECODED_BYTES >> 20} MiB once decoded")
+        self.left -= nbytes
+
+
+def _array_header(raw: bytes):
+    """(shape, dtype) of a .npy blob from its header alone, or Malformed."""
+    from numpy.lib import format as npformat
+    f = io.BytesIO(raw)
+    try:
+        version = npformat.read_magic(f)
+        if version == (1, 0):
+            shape, _fortran, dtype = npformat.read_array_header_1_0(f)
+        elif version in ((2, 0), (3, 0)):
+            shape, _fortran, dtype = npformat.read_array_header_2_0(f)
+        else:
+            raise ValueError("version")
+    except Exception as err:
+        raise Malformed(f"bad array header: {type(err).__name__}") from None
+    if (dtype.kind not in _ALLOWED_KINDS or dtype.hasobject or dtype.fields is not None
+            or dtype.subdtype is not None):
+        raise Malformed("array of a non-numeric dtype")
+    if not isinstance(shape, tuple) or len(shape) > 32 or not all(isinstance(d, int) and d >= 0 for d in shape):
+        raise Malformed("bad array shape")
+    return shape, dtype, f.tell()
+
+
+def decode_blob(blob: bytes, max_depth: int = 32, budget: DecodeBudget | None = None):
+    """Untrusted bytes -> plain data (JSON values, tuples, float64/int64/bool arrays) or Malformed.
+
+    Every size is checked before it is parsed or decoded: the JSON tree's bytes, nodes, depth and
+    strings, the number of arrays, each array's elements and the decoded bytes of all arrays
+    (``budget``, shared by the records of one notebook; float16 or int8 arrays count at 8 bytes
+    per element, as they are decoded)."""
+    import math
+    budget = budget or DecodeBudget()
     if len(blob) < 8:
         raise Malformed("empty result")
     (n,) = struct.unpack("<Q", blob[:8])
-    if n > len(blob) - 8 or n > (8 << 20):
-        raise Malformed("bad header length")
+    if n > len(blob) - 8 or n > MAX_JSON_BYTES:
+        raise Malformed(f"bad header length ({n} bytes; at most {MAX_JSON_BYTES} accepted)")
     try:
         head = json.loads(blob[8:8 + n].decode("utf-8"))
     except (ValueError, UnicodeDecodeError) as err:
-        raise Malformed(f"header is not JSON: {err}") from None
+        raise Malformed(f"header is not JSON: {str(err)[:100]}") from None
+    except RecursionError:
+        raise Malformed("nested too deep") from None
     if not isinstance(head, dict) or not isinstance(head.get("blobs"), list):
         raise Malformed("header without blobs")
-    arrays, pos = [], 8 + n
+    if len(head["blobs"]) > MAX_ARRAYS:
+        raise Malformed(f"{len(head['blobs'])} arrays in one result (at most {MAX_ARRAYS} accepted)")
+    plan, pos = [], 8 + n
     for size in head["blobs"]:
-        if not isinstance(size, int) or size < 0 or pos + size > len(blob):
+        if not isinstance(size, int) or isinstance(size, bool) or size < 0 or pos + size > len(blob):
             raise Malformed("bad array length")
+        shape, dtype, offset = _array_header(blob[pos:pos + min(size, 1 << 16)])
+        count = math.prod(shape)
+        if count > MAX_ELEMENTS:
+            raise Malformed(f"an array of {count} elements (shape {shape}; at most {MAX_ELEMENTS} accepted)")
+        if offset + count * dtype.itemsize != size:
+            raise Malformed("array data does not match its header")
+        budget.spend(count * (1 if dtype.kind == "b" else 8))
+        plan.append((pos, size, dtype.kind))
+        pos += size
+    arrays = []
+    for pos, size, kind in plan:
         try:
             a = np.load(io.BytesIO(blob[pos:pos + size]), allow_pickle=False)
         except Exception as err:
             raise Malformed(f"bad array: {type(err).__name__}") from None
-        if not isinstance(a, np.ndarray) or a.dtype.kind not in _ALLOWED_KINDS or a.dtype.hasobject:
+        if not isinstance(a, np.ndarray) or a.dtype.kind != kind or a.dtype.hasobject:
             raise Malformed("array of a non-numeric dtype")
         if a.dtype.kind == "f":
             a = a.astype(np.float64)
         elif a.dtype.kind in "iu":
             a = a.astype(np.int64)
         arrays.append(a)
-        pos += size
+    nodes = [0]
+
+    def count(k=1):
+        nodes[0] += k
+        if nodes[0] > MAX_NODES:
+            raise Malformed(f"more than {MAX_NODES} values in one result")
+
+    def text(v):
+        if len(v) > MAX_STR:
+            raise Malformed(f"a string of {len(v)} characters (at most {MAX_STR} accepted)")
+        return v
 
     def walk(node, depth):
         if depth > max_depth:
             raise Malformed("nested too deep")
-        if node is None or isinstance(node, (bool, int, float, str)):
+        count()
+        if node is None or isinstance(node, (bool, int, float)):
             if isinstance(node, int) and not isinstance(node, bool) and abs(node) >= 2**63:
                 raise Malformed("integer too large")
             return node
+        if isinstance(node, str):
+            return text(node)
         if isinstance(node, list):
             return [walk(v, depth + 1) for v in node]
         if isinstance(node, dict):
@@ -227,7 +314,8 @@ def decode_blob(blob: bytes, max_depth: int = 32):
             if set(node) == {"__tuple__"} and isinstance(node["__tuple__"], list):
                 return tuple(walk(v, depth + 1) for v in node["__tuple__"])
             if set(node) == {"__dict__"} and isinstance(node["__dict__"], dict):
-                return {str(k): walk(v, depth + 1) for k, v in node["__dict__"].items()}
+                count(len(node["__dict__"]))
+                return {text(str(k)): walk(v, depth + 1) for k, v in node["__dict__"].items()}
             if set(node) == {"__float__"} and node["__float__"] in ("nan", "inf", "-inf"):
                 return float(node["__float__"])
             raise Malformed("unknown object in the result")
@@ -269,10 +357,15 @@ def _sandbox_python() -> str:
     return os.path.join(VENV_MOUNT, os.path.relpath(os.path.abspath(sys.executable), sys.prefix))
 
 
-def bwrap_command(uid: int, child: str) -> list[str]:
+def bwrap_command(uid: int, child_fd: int) -> list[str]:
+    """As root: bubblewrap, then ``setpriv`` to the worker's own host uid.  As any other user: an
+    unprivileged user namespace in which the worker's sandbox runs as ``uid`` (mapped to the
+    instructor's uid outside); no capability is ever held by the sandbox."""
     if shutil.which("bwrap") is None:
-        raise SandboxError("bubblewrap (bwrap) is not installed: run `make system-deps`")
-    cmd = ["bwrap", "--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try",
+        raise SandboxError("bubblewrap (bwrap) is not installed: run `make system-deps-grade`")
+    as_root = os.geteuid() == 0
+    cmd = ["bwrap"] + ([] if as_root else ["--unshare-user", "--uid", str(uid), "--gid", str(uid)])
+    cmd += ["--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try",
            "--die-with-parent", "--new-session", "--hostname", "sandbox", "--clearenv",
            "--setenv", "PATH", "/usr/bin:/bin", "--setenv", "HOME", "/tmp", "--setenv", "OMP_NUM_THREADS", "1",
            "--setenv", "MKL_NUM_THREADS", "1", "--setenv", "OPENBLAS_NUM_THREADS", "1", "--setenv", "MPLBACKEND", "Agg",
@@ -298,14 +391,32 @@ def bwrap_command(uid: int, child: str) -> list[str]:
     # The virtualenv's editable-install hooks point into the repository, which is not mounted:
     # alexnet_ref and course_grader cannot be imported in the sandbox.
     cmd += ["--proc", "/proc", "--dev", "/dev", "--perms", "1777", "--tmpfs", "/tmp",
-            "--perms", "0755", "--dir", "/grader", "--ro-bind", child, "/grader/child.py",
-            "--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID", "--cap-add", "CAP_SETPCAP", "--",
-            "setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups", "--inh-caps=-all",
-            "--bounding-set=-all", "--", _sandbox_python(), "-I", "-B", "/grader/child.py"]
-    if os.geteuid() != 0:
-        raise SandboxError("the grader's sandbox starts bubblewrap as root (to map each worker to its own "
-                           "unprivileged uid); run it as root or in the course's container")
-    return cmd
+            "--perms", "0755", "--dir", "/grader", "--perms", "0644", "--ro-bind-data", str(child_fd),
+            "/grader/child.py"]
+    if as_root:
+        cmd += ["--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID", "--cap-add", "CAP_SETPCAP", "--",
+                "setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups", "--inh-caps=-all",
+                "--bounding-set=-all"]
+    return cmd + ["--", _sandbox_python(), "-I", "-B", "/grader/child.py"]
+
+
+_USERNS_SYSCTLS = (("kernel.unprivileged_userns_clone", "0", "1"), ("user.max_user_namespaces", "0", "10000"),
+                   ("kernel.apparmor_restrict_unprivileged_userns", "1", "0"))
+
+
+def userns_unavailable() -> str:
+    """Why a non-root user cannot start the sandbox here ("" when it can, or when running as root)."""
+    if os.geteuid() == 0:
+        return ""
+    for name, bad, fix in _USERNS_SYSCTLS:
+        try:
+            with open("/proc/sys/" + name.replace(".", "/")) as f:
+                if f.read().strip() == bad:
+                    return (f"unprivileged user namespaces are disabled ({name} = {bad}): enable them with "
+                            f"`sudo sysctl -w {name}={fix}`, or grade as root")
+        except OSError:
+            pass
+    return ""
 
 
 class Zygote:
@@ -317,35 +428,27 @@ class Zygote:
         self.limits = limits or Limits()
         self.proc = None
         self.lock = threading.Lock()
-        self._tmp = None
         self._student = student_source()
 
     def spawn(self):
         """Start the sandbox without waiting for it (bubblewrap's --die-with-parent follows the
         *thread* that spawns it: spawn from a thread that outlives the grading)."""
-        # a world-readable copy of the child program for the unprivileged sandbox; removed once
-        # the sandbox has mounted it
-        self._tmp = tempfile.mkdtemp(prefix="grader-child-")
-        os.chmod(self._tmp, 0o755)
-        child = os.path.join(self._tmp, "child.py")
-        shutil.copyfile(CHILD, child)
-        os.chmod(child, 0o644)
-        self.proc = subprocess.Popen(bwrap_command(self.uid, child), stdin=subprocess.PIPE,
-                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, bufsize=0)
+        # bubblewrap copies the child program from an anonymous memory file: nothing is written to
+        # /tmp, so nothing is left behind by a kill or a Ctrl-C
+        fd = os.memfd_create("grader-child")
+        try:
+            os.write(fd, CHILD.read_bytes())
+            os.lseek(fd, 0, os.SEEK_SET)
+            self.proc = subprocess.Popen(bwrap_command(self.uid, fd), stdin=subprocess.PIPE,
+                                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, bufsize=0, pass_fds=(fd,))
+        finally:
+            os.close(fd)
         self._send({"op": "init", "student_source": self._student})
 
     def wait_ready(self):
-        try:
-            head, _ = self._recv(timeout=120)
-        finally:
-            self._cleanup_tmp()
+        head, _ = self._recv(timeout=120)
         if head.get("op") != "ready":
             raise SandboxError(f"sandbox did not start: {head}")
-
-    def _cleanup_tmp(self):
-        if self._tmp:
-            shutil.rmtree(self._tmp, ignore_errors=True)
-            self._tmp = None
 
     def start(self):
         self.spawn()
@@ -353,7 +456,6 @@ class Zygote:
 
     def close(self):
         self.close_proc()
-        self._cleanup_tmp()
 
     def __enter__(self):
         self.start()
@@ -418,15 +520,33 @@ class Zygote:
                 wire_parts.append({"calls": calls, "banned": {k: list(v) for k, v in part.get("banned", {}).items()}})
             job = {"cells": [{"label": str(c["label"]), "source": c["source"]} for c in cells], "parts": wire_parts}
             lim = self.limits
-            budget = min((len(cells) + 1) * lim.cells_s, lim.notebook_s) + len(parts) * (lim.part_s + 2) + 60
+            wire = dict(lim.wire(), cells_total_s=lim.cells_total_s(len(cells)))
             try:
-                self._send({"op": "job", "job": job, "limits": lim.wire()}, [_npy(a) for a in arrays])
-                head, records = self._recv(timeout=budget)
+                self._send({"op": "job", "job": job, "limits": wire}, [_npy(a) for a in arrays])
+                head, records = self._wait_done(len(cells), len(parts))
             except (SandboxError, BrokenPipeError, OSError) as err:
                 self.close_proc()
                 return NotebookOutcome([], [], [PartOutcome(None, {}, [], "the sandbox failed: " + str(err)[:200])
                                                 for _ in parts], problem=str(err)[:300])
-        return self._parse(head, records, len(parts))
+        return self._parse(head, records, len(parts), [str(c["label"]) for c in cells], lim)
+
+    def _wait_done(self, ncells: int, nparts: int):
+        """The zygote's answer to a job.  It reports every cell and part as it starts or ends, so a
+        silent zygote is given up on one phase's limit after its last report, not the notebook's."""
+        import time
+        lim = self.limits
+        end = time.monotonic() + lim.worst_case_s(ncells, nparts)
+        wait = SETUP_S + TRUSTED_SLACK_S
+        while True:
+            head, blobs = self._recv(timeout=max(0.0, min(wait, end - time.monotonic())))
+            if head.get("op") == "done":
+                return head, blobs
+            if head.get("op") != "tick":
+                raise SandboxError(f"unexpected message from the zygote: {str(head)[:200]}")
+            if head.get("phase") == "cell":
+                wait = lim.cells_s + KILL_GRACE_S + TRUSTED_SLACK_S
+            else:
+                wait = lim.part_s + PART_SLACK_S + TRUSTED_SLACK_S
 
     def close_proc(self):
         """Kill the sandbox process and close its pipes (also before a restart)."""
@@ -442,11 +562,14 @@ class Zygote:
             self.proc = None
 
     @staticmethod
-    def _parse(head: dict, records: list[bytes], nparts: int) -> NotebookOutcome:
+    def _parse(head: dict, records: list[bytes], nparts: int, labels: list[str] | None = None,
+               limits: Limits | None = None) -> NotebookOutcome:
         cell_errors, events, problem = [], [], ""
+        budget = DecodeBudget()
+        stopped = head.get("stopped") if isinstance(head.get("stopped"), dict) else None
         if records:
             try:
-                first = decode_blob(records[0])
+                first = decode_blob(records[0], budget=budget)
                 if isinstance(first, dict):
                     if isinstance(first.get("cell_errors"), list):
                         cell_errors = [{"cell": str(e.get("cell", ""))[:40], "error": str(e.get("error", ""))[:60],
@@ -455,6 +578,9 @@ class Zygote:
                     events = _events(first.get("events"))
             except Malformed as err:
                 problem = f"the notebook's report is malformed ({err})"
+        elif stopped and stopped.get("phase") == "cells":
+            cell_errors = _stopped_cells(stopped, labels or [], limits or Limits())
+            problem = "the notebook was stopped before the graded parts could run"
         else:
             problem = "the notebook process produced nothing (it crashed or ran out of time while running the cells)"
         parts = []
@@ -467,20 +593,61 @@ class Zygote:
                 status = {}
             status = status if isinstance(status, dict) else {}
             if rec is None:
-                parts.append(PartOutcome(None, status, [], problem or "the notebook process stopped before this part"))
+                why = problem or "the notebook process stopped before this part"
+                if stopped and stopped.get("phase") == "parts":
+                    why = _stopped_part(stopped, i, limits or Limits())
+                parts.append(PartOutcome(None, status, [], why))
                 continue
             why = _status_problem(status)
             if not rec:
                 parts.append(PartOutcome(None, status, [], why or "the part returned nothing"))
                 continue
             try:
-                body = decode_blob(rec)
+                body = decode_blob(rec, budget=budget)
                 if not isinstance(body, dict) or not isinstance(body.get("results"), list):
                     raise Malformed("no results")
                 parts.append(PartOutcome(body["results"], status, _events(body.get("events")), why))
             except Malformed as err:
-                parts.append(PartOutcome(None, status, [], why or f"the part's result is malformed ({err})"))
+                parts.append(PartOutcome(None, status, [], why or f"the part's result was not accepted ({err})"))
         return NotebookOutcome(cell_errors, events, parts, problem)
+
+
+def _stopped_cells(stopped: dict, labels: list[str], lim: Limits) -> list[dict]:
+    """cell_errors for a notebook process that the zygote killed (or lost) while it ran the cells."""
+    i = stopped.get("cell") if isinstance(stopped.get("cell"), int) else -1
+    label = labels[i] if 0 <= i < len(labels) else "?"
+    why, limit = stopped.get("why"), stopped.get("limit")
+    if why == "timeout" and limit == "cell":
+        msg = (f"the cell ran longer than {lim.cells_s:g} s and did not stop when interrupted (signals ignored "
+               "or blocked): the grader killed the notebook, as a dead kernel")
+    elif why == "timeout" and limit == "notebook":
+        msg = (f"the notebook's cells ran longer than {lim.notebook_s:g} s in all: the grader killed the notebook "
+               "during this cell")
+    elif why == "timeout":
+        msg = "the notebook did not start in time"
+    elif why == "too_big":
+        msg = "the notebook wrote more data to the grader than it accepts: the grader killed it during this cell"
+    elif why == "malformed":
+        msg = "the notebook process sent the grader malformed data during this cell: the grader killed it"
+    else:
+        msg = "the notebook process exited during this cell (os._exit, a crash or a kill), as a dead kernel"
+    out = [{"cell": label, "error": "NotebookStopped", "message": msg}]
+    out += [{"cell": lab, "error": "NotRun", "message": f"not run: the notebook was stopped at cell {label}"}
+            for lab in labels[i + 1:][:99]]
+    return out
+
+
+def _stopped_part(stopped: dict, i: int, lim: Limits) -> str:
+    k = stopped.get("part") if isinstance(stopped.get("part"), int) else -1
+    if i > k:
+        return "not run: the grader stopped the notebook during an earlier part"
+    if stopped.get("why") == "timeout":
+        return f"the part ran past its time limit of {lim.part_s:g} s and the grader killed the notebook"
+    if stopped.get("why") == "too_big":
+        return "the part's result was larger than the grader accepts"
+    if stopped.get("why") == "malformed":
+        return "the notebook process sent malformed data during this part"
+    return "the notebook process exited during this part"
 
 
 def _status_problem(status: dict) -> str:

@@ -19,6 +19,17 @@ then serves jobs read from stdin.  One job is one notebook of one student:
 * the zygote reads N's stream with size and time limits and answers the
   trusted side; it never executes, unpickles or interprets what it relays.
 
+Every wall-time limit is enforced by the zygote, from outside the student's
+processes: N announces each cell it starts (a ``c`` frame), then sends the
+cells' report (``h``) and one record per part (``r``).  The zygote kills the
+whole namespace (SIGKILL to N, its pid 1) when a cell runs past the per-cell
+limit, the cells past the notebook's limit, or a part past the per-part
+limit, whatever the student's code does with signals.  The SIGALRM timer in
+N is only the polite first step that lets the following cells run, as
+nbgrader's interrupt on timeout does.  N may lie in its frames once student
+code has run; the zygote's own clock and counters bound what a lie can buy
+to the notebook's own budget.
+
 Student code runs only in N and below, so the zygote stays clean for the
 next student.  Everything N relays is untrusted data for the trusted side.
 """
@@ -39,7 +50,9 @@ CLONE_NEWPID = 0x20000000
 MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_REC, MS_PRIVATE = 2, 4, 8, 16384, 1 << 18
 PR_SET_PDEATHSIG, PR_SET_DUMPABLE, PR_SET_NO_NEW_PRIVS = 1, 4, 38
 SYS_CAPSET = 126  # x86_64
-MAX_PART_BYTES = 64 << 20
+MAX_PART_BYTES = 40 << 20    # one part's record (the trusted side decodes at most 4M elements an array)
+MAX_HEAD_BYTES = 4 << 20     # the cells' report
+MAX_STREAM_BYTES = 160 << 20  # everything one notebook sends: the trusted process holds it all at once
 
 libc = ctypes.CDLL(None, use_errno=True)
 STUDENT = None  # the student-side helpers of course_grader.cases, sent by the trusted side
@@ -322,17 +335,18 @@ def strip_magics(source):
     return "\n".join(out) + "\n"
 
 
-def run_cells(cells, per_cell, total):
+def run_cells(cells, per_cell, total, out_fd):
     ns = {"__name__": "__main__", "__builtins__": __builtins__, "get_ipython": lambda: _Shell(),
           "display": lambda *a, **k: None}
     errors = []
     signal.signal(signal.SIGALRM, _alarm)
     deadline = time.monotonic() + total
-    for cell in cells:
+    for i, cell in enumerate(cells):
         left = min(per_cell, deadline - time.monotonic())
         if left <= 0:
             errors.append({"cell": cell["label"], "error": "CellTimeout", "message": "the notebook ran out of time"})
             continue
+        write_all(out_fd, b"c" + struct.pack("<I", i))  # the zygote starts this cell's clock
         try:
             source = strip_magics(cell["source"])
             code = compile(source, f"<cell {cell['label']}>", "exec")
@@ -379,11 +393,11 @@ def notebook_process(job, arrays, out_fd, limits):
         os.dup2(devnull, fd)
     sys.addaudithook(audit_hook)
     snap = snapshot_modules()
-    ns, errors = run_cells(job["cells"], limits["cells_s"], limits["cells_total_s"])
+    ns, errors = run_cells(job["cells"], limits["cells_s"], limits["cells_total_s"], out_fd)
     events = list(EVENTS)
     patched = diff_modules(snap)
     head = pack_result({"cell_errors": errors, "events": events + patched})
-    write_all(out_fd, struct.pack("<Q", len(head)) + head)
+    write_all(out_fd, b"h" + struct.pack("<Q", len(head)) + head)
     signal.signal(signal.SIGALRM, signal.SIG_DFL)
     for part in job["parts"]:
         r, w = os.pipe()
@@ -402,7 +416,7 @@ def notebook_process(job, arrays, out_fd, limits):
         sweep()
         os.close(r)
         h = json.dumps(status).encode()
-        write_all(out_fd, struct.pack("<QQ", len(h), len(data)) + h + data)
+        write_all(out_fd, b"r" + struct.pack("<QQ", len(h), len(data)) + h + data)
 
 
 def sweep():
@@ -509,62 +523,117 @@ def serve_job(job, arrays, out, limits):
     except EOFError:
         npid = None
     os.close(pr)
-    try:
-        relay(r, len(job["parts"]), out, limits)
-    finally:
+
+    def kill_namespace():
+        # SIGKILL to pid 1 of the notebook's pid namespace: the kernel kills every process in it
         for p in (npid, pid):
             if p:
                 try:
                     os.kill(p, signal.SIGKILL)
                 except ProcessLookupError:
                     pass
+
+    try:
+        records, statuses, stopped = relay(r, len(job["cells"]), len(job["parts"]), out, limits)
+    finally:
+        kill_namespace()
         os.waitpid(pid, 0)
         os.close(r)
+    send(out, {"op": "done", "statuses": statuses, "got": len(records), "stopped": stopped}, records)
 
 
-def relay(r, nparts, out, limits):
-    """Forward N's stream (head, then one record per part) as bounded raw bytes."""
-    deadline = time.monotonic() + limits["cells_total_s"] + nparts * (limits["part_s"] + 2) + 10
-    buf = bytearray()
-    eof = False
-    cap = (16 << 20) + nparts * (MAX_PART_BYTES + 4096)
+class Stream:
+    """N's pipe as the zygote reads it: at most ``cap`` bytes, until a deadline the caller moves."""
 
-    def need(n):
-        nonlocal eof
-        while len(buf) < n and not eof:
-            left = deadline - time.monotonic()
+    def __init__(self, fd, cap):
+        self.fd, self.cap, self.buf, self.total = fd, cap, bytearray(), 0
+        self.eof = self.over = False
+        self.deadline = 0.0
+
+    def need(self, n):
+        while len(self.buf) < n and not self.eof:
+            left = self.deadline - time.monotonic()
             if left <= 0:
                 return False
-            ready, _, _ = select.select([r], [], [], left)
+            ready, _, _ = select.select([self.fd], [], [], left)
             if ready:
-                b = os.read(r, 1 << 20)
-                if not b:
-                    eof = True
+                b = os.read(self.fd, 1 << 20)
+                self.total += len(b)
+                if not b or self.total > self.cap:
+                    self.eof, self.over = True, bool(b)
                 else:
-                    buf.extend(b)
-                    if len(buf) > cap:
-                        eof = True
-        return len(buf) >= n
+                    self.buf.extend(b)
+        return len(self.buf) >= n
 
-    records = []
-    if need(8):
-        (n,) = struct.unpack("<Q", bytes(buf[:8]))
-        if n <= (16 << 20) and need(8 + n):
-            records.append(bytes(buf[8:8 + n]))
-            del buf[:8 + n]
-    statuses = []
-    if records:
-        for _ in range(nparts):
-            if not need(16):
-                break
-            hn, dn = struct.unpack("<QQ", bytes(buf[:16]))
-            if hn > 4096 or dn > MAX_PART_BYTES or not need(16 + hn + dn):
-                break
-            statuses.append(bytes(buf[16:16 + hn]).decode("utf-8", "replace"))
-            records.append(bytes(buf[16 + hn:16 + hn + dn]))
-            del buf[:16 + hn + dn]
-    send(out, {"op": "done", "statuses": statuses, "got": len(records),
-               "timed_out": time.monotonic() >= deadline}, records)
+    def take(self, n):
+        out = bytes(self.buf[:n])
+        del self.buf[:n]
+        return out
+
+    def why(self):
+        return "too_big" if self.over else "exited" if self.eof else "timeout"
+
+
+def relay(r, ncells, nparts, out, limits):
+    """Forward N's stream (cell starts, cells' report, one record per part) as bounded raw bytes,
+    enforcing every wall limit with the zygote's own clock.  Returns (records, statuses, stopped):
+    ``stopped`` is None when N delivered everything, else where and why it was cut off."""
+    start = time.monotonic()
+    grace = limits["kill_grace_s"]
+    cells_end = start + limits["setup_s"] + limits["cells_total_s"] + grace  # from the first cell on, below
+    s = Stream(r, MAX_STREAM_BYTES)
+    s.deadline = min(start + limits["setup_s"], cells_end)
+    records, statuses, cell = [], [], -1
+
+    def stop(phase, why, **where):
+        return dict(where, phase=phase, why=why)
+
+    def cut():
+        limit = "notebook" if s.deadline >= cells_end else "cell" if cell >= 0 else "setup"
+        return records, statuses, stop("cells", s.why(), cell=cell, limit=limit)
+
+    while True:  # the cells
+        if not s.need(1):
+            return cut()
+        tag = s.buf[0]
+        if tag == ord("c"):
+            if not s.need(5):
+                return cut()
+            (i,) = struct.unpack("<I", s.take(5)[1:])
+            if not cell < i < ncells:  # cells start once each, in order
+                return records, statuses, stop("cells", "malformed", cell=cell)
+            if cell < 0:
+                cells_end = time.monotonic() + limits["cells_total_s"] + grace
+            cell = i
+            s.deadline = min(time.monotonic() + limits["cells_s"] + grace, cells_end)
+            send(out, {"op": "tick", "phase": "cell", "i": i})
+        elif tag == ord("h"):
+            if not s.need(9):
+                return cut()
+            (n,) = struct.unpack("<Q", bytes(s.buf[1:9]))
+            if n > MAX_HEAD_BYTES:
+                return records, statuses, stop("cells", "malformed", cell=cell)
+            if not s.need(9 + n):
+                return cut()
+            records.append(s.take(9 + n)[9:])
+            break
+        else:
+            return records, statuses, stop("cells", "malformed", cell=cell)
+    send(out, {"op": "tick", "phase": "parts", "i": -1})
+    for k in range(nparts):
+        s.deadline = time.monotonic() + limits["part_s"] + limits["part_slack_s"]
+        if not s.need(17):
+            return records, statuses, stop("parts", s.why(), part=k, limit="part")
+        hn, dn = struct.unpack("<QQ", bytes(s.buf[1:17]))
+        if s.buf[0] != ord("r") or hn > 4096 or dn > MAX_PART_BYTES:
+            return records, statuses, stop("parts", "malformed", part=k)
+        if not s.need(17 + hn + dn):
+            return records, statuses, stop("parts", s.why(), part=k, limit="part")
+        frame = s.take(17 + hn + dn)
+        statuses.append(frame[17:17 + hn].decode("utf-8", "replace"))
+        records.append(frame[17 + hn:])
+        send(out, {"op": "tick", "phase": "part", "i": k})
+    return records, statuses, None
 
 
 def warm_up():
@@ -625,9 +694,8 @@ def main():
             return
         import numpy as np
         arrays = [np.load(io.BytesIO(b), allow_pickle=False) for b in blobs]
-        ncells = len(header["job"]["cells"])
         lim = header["limits"]
-        limits = dict(lim, base_vm=base_vm, cells_total_s=min(ncells * lim["cells_s"], lim["notebook_s"]) + 2)
+        limits = dict(lim, base_vm=base_vm)
         limits["cpu_s"] = int(limits["cells_total_s"]) + 5
         serve_job(header["job"], arrays, out, limits)
 

@@ -26,10 +26,9 @@ AID = "conv1"
 def sandbox_unavailable() -> str:
     """Why the sandbox cannot run here ("" when it can)."""
     if shutil.which("bwrap") is None:
-        return "bubblewrap (bwrap) is not installed: run `make system-deps`"
-    if os.geteuid() != 0:
-        return "the grader starts bubblewrap as root (it maps each worker to its own unprivileged uid)"
-    return ""
+        return "bubblewrap (bwrap) is not installed: run `make system-deps-grade`"
+    from course_grader.sandbox import userns_unavailable
+    return userns_unavailable()
 
 
 def require_sandbox():

@@ -89,8 +89,10 @@ def test_what_student_code_sees(zygote, tmp_path):
     assert seen["writable"] == ["/tmp"], f"the sandbox can write to {seen['writable']}"
     assert seen["net"] != "connected", "the sandbox reached a listener on the host's loopback"
     assert seen["alexnet_ref"] == "missing" and seen["cases"] == "missing"
+    # TORCHINDUCTOR_CACHE_DIR: set by torch itself inside the sandbox when its dispatch modes are imported
     assert set(seen["env"]) <= {"PATH", "HOME", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS",
-                                "MPLBACKEND", "MPLCONFIGDIR", "PYTHONDONTWRITEBYTECODE", "LC_CTYPE", "PWD"}, seen["env"]
+                                "MPLBACKEND", "MPLCONFIGDIR", "PYTHONDONTWRITEBYTECODE", "LC_CTYPE", "PWD",
+                                "TORCHINDUCTOR_CACHE_DIR"}, seen["env"]
 
 
 def test_parts_do_not_share_state(zygote):
@@ -126,3 +128,93 @@ def test_runtime_audit_reports_cell_and_line(zygote):
     events = {(e["event"], e["cell"], e["line"]) for e in out.events}
     assert ("open", "7:demo", 5) in events, out.events
     assert any(e["event"] == "patched" and e["detail"] == "numpy.allclose" for e in out.events), out.events
+
+
+# --------------------------------------------------------------------------- limits enforced from outside
+SHORT = Limits(part_s=3, cells_s=3, notebook_s=8)
+DOUBLE = "def double(x):\n    return x * 2\n"
+HUNG_CELLS = {
+    "signals-ignored-sleep": "import signal, time\nfor s in (signal.SIGALRM, signal.SIGTERM, signal.SIGINT):\n"
+                             "    signal.signal(s, signal.SIG_IGN)\ntime.sleep(10_000)\n",
+    "signals-blocked-sleep": "import signal, time\nsignal.pthread_sigmask(signal.SIG_BLOCK, set(signal.Signals))\n"
+                             "time.sleep(10_000)\n",
+    "ctypes-pause": "import ctypes, signal\nsignal.signal(signal.SIGALRM, signal.SIG_IGN)\nctypes.CDLL(None).pause()\n",
+    "busy-loop-ignoring-signals": "import signal\nfor s in (signal.SIGALRM, signal.SIGXCPU):\n"
+                                  "    signal.signal(s, signal.SIG_IGN)\nwhile True:\n    try:\n        pass\n"
+                                  "    except BaseException:\n        pass\n",
+}
+
+
+@pytest.fixture(scope="module")
+def short_zygote():
+    require_sandbox()
+    with Zygote(1, SHORT) as z:
+        yield z
+
+
+def _double_case():
+    return Case("double", (np.arange(3.0),), {}, None, "exact", {}, "")
+
+
+def _timed(z, cells, parts):
+    import time
+    t0 = time.monotonic()
+    out = z.run_notebook(cells, parts)
+    return out, time.monotonic() - t0
+
+
+@pytest.mark.parametrize("kind", sorted(HUNG_CELLS))
+def test_hung_top_level_cell_is_killed_at_the_cell_limit(short_zygote, kind):
+    cells = [{"label": "0:double", "source": DOUBLE}, {"label": "1:hang", "source": HUNG_CELLS[kind]},
+             {"label": "2:after", "source": "AFTER = 1"}]
+    out, took = _timed(short_zygote, cells, [{"calls": [_double_case()]}])
+    assert took < SHORT.cells_s + 30, f"{kind}: a cell limited to {SHORT.cells_s} s held the worker {took:.1f} s"
+    errors = {e["cell"]: e for e in out.cell_errors}
+    assert errors.get("1:hang", {}).get("error") == "NotebookStopped", f"{kind}: {out.cell_errors}"
+    assert f"longer than {SHORT.cells_s:g} s" in errors["1:hang"]["message"], errors["1:hang"]
+    assert errors.get("2:after", {}).get("error") == "NotRun", f"{kind}: the later cell is not reported: {errors}"
+    assert out.parts[0].results is None and "stopped" in out.parts[0].problem, out.parts[0]
+    again, _ = _timed(short_zygote, [{"label": "0", "source": DOUBLE}], [{"calls": [_double_case()]}])
+    assert not again.cell_errors and again.parts[0].results[0].tolist() == [0, 2, 4], \
+        f"the next notebook after {kind} was not graded normally: {again}"
+
+
+def test_notebook_limit_is_enforced_across_cells(short_zygote):
+    # the first cell stops the notebook process's own clock; each cell then stays under the per-cell
+    # limit and ignores the polite interrupt, and together they exceed the notebook's limit
+    stop_clock = "import time\n_sleep = time.sleep\ntime.monotonic = lambda: 0.0\n"
+    slow = "import signal\nsignal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGALRM})\n_sleep(4.5)\n"
+    cells = [{"label": "0:clock", "source": stop_clock}] + [{"label": f"{i}:slow", "source": slow} for i in range(1, 7)]
+    out, took = _timed(short_zygote, cells, [{"calls": [_double_case()]}])
+    assert took < SHORT.notebook_s + 30, f"the notebook's cells held the worker {took:.1f} s"
+    stopped = [e for e in out.cell_errors if e["error"] == "NotebookStopped"]
+    assert stopped and f"{SHORT.notebook_s:g} s in all" in stopped[0]["message"], out.cell_errors
+
+
+def test_part_that_disables_the_notebook_process_timer_is_killed(short_zygote):
+    # student code runs in the notebook process, so it can replace the process's own part timer
+    # (the zygote runs it as __main__): only the zygote's clock still holds
+    src = DOUBLE + ("import sys, time, signal\nmain = sys.modules['__main__']\n"
+                    "def forever(*a, **k):\n    signal.pthread_sigmask(signal.SIG_BLOCK, set(signal.Signals))\n"
+                    "    time.sleep(10_000)\nmain.collect = forever\n")
+    parts = [{"calls": [_double_case()]}, {"calls": [_double_case()]}]
+    out, took = _timed(short_zygote, [{"label": "0", "source": src}], parts)
+    assert took < SHORT.part_s + 30, f"a part limited to {SHORT.part_s} s held the worker {took:.1f} s"
+    assert out.parts[0].results is None and "time limit" in out.parts[0].problem, out.parts[0]
+    assert out.parts[1].results is None and "not run" in out.parts[1].problem, out.parts[1]
+
+
+def test_worst_case_is_bounded_by_the_limits():
+    lim = Limits()
+    # a conv1-sized notebook: what a hung notebook can cost the run, every limit enforced from outside
+    assert lim.worst_case_s(14, 4) <= lim.notebook_s + 4 * (lim.part_s + 3) + 40
+    assert Limits(cells_s=3, notebook_s=600).worst_case_s(1, 0) < 3 + 40
+
+
+def test_result_huge_after_upcast_is_refused_with_a_message(short_zygote):
+    from course_grader.sandbox import MAX_ELEMENTS
+    src = DOUBLE + f"import numpy as np\ndef bomb(x):\n    return np.ones({MAX_ELEMENTS + 1}, dtype=np.int8)\n"
+    bomb = Case("bomb", (np.zeros(1),), {}, None, "exact", {}, "")
+    out = short_zygote.run_notebook([{"label": "0", "source": src}], [{"calls": [bomb]}, {"calls": [_double_case()]}])
+    assert out.parts[0].results is None and f"at most {MAX_ELEMENTS}" in out.parts[0].problem, out.parts[0]
+    assert out.parts[1].results[0].tolist() == [0, 2, 4], f"the part after the refused one: {out.parts[1]}"

@@ -1,0 +1,112 @@
+"""What the trusted side accepts from the sandbox: every size is bounded before it is parsed or decoded.
+
+Records are crafted here in the sandbox's own wire format (``sandbox_child.pack_result``) or by hand,
+as a hostile notebook process could write them.
+"""
+from __future__ import annotations
+
+import io
+import json
+import struct
+import tracemalloc
+
+import numpy as np
+import pytest
+
+from course_grader import sandbox_child as child
+from course_grader.sandbox import (MAX_ARRAYS, MAX_DECODED_BYTES, MAX_ELEMENTS, MAX_JSON_BYTES, MAX_NODES,
+                                   MAX_STR, DecodeBudget, Malformed, Zygote, decode_blob)
+
+
+def raw_record(tree, arrays=(), npy=None) -> bytes:
+    blobs = list(npy) if npy is not None else []
+    for a in arrays:
+        buf = io.BytesIO()
+        np.save(buf, a, allow_pickle=False)
+        blobs.append(buf.getvalue())
+    h = json.dumps({"tree": tree, "blobs": [len(b) for b in blobs]}).encode()
+    return struct.pack("<Q", len(h)) + h + b"".join(blobs)
+
+
+def peak_mib(fn, *args, **kwargs):
+    tracemalloc.start()
+    try:
+        try:
+            fn(*args, **kwargs)
+        except Malformed as err:
+            err_ = err
+        else:
+            err_ = None
+        return tracemalloc.get_traced_memory()[1] / 2**20, err_
+    finally:
+        tracemalloc.stop()
+
+
+def test_honest_result_decodes_to_float64():
+    out = np.random.default_rng(0).standard_normal((2, 96, 55, 55)).astype(np.float32)
+    got = decode_blob(child.pack_result({"results": [out, ("raised", "ValueError", "x")]}))
+    assert got["results"][0].dtype == np.float64 and got["results"][0].shape == (2, 96, 55, 55)
+    assert np.array_equal(got["results"][0], out.astype(np.float64))
+    assert got["results"][1] == ("raised", "ValueError", "x")
+
+
+def test_array_huge_after_upcast_is_refused_before_decoding():
+    blob = child.pack_result({"results": [np.zeros(MAX_ELEMENTS + 1, np.int8)]})  # 4 MiB in, 32 MiB out
+    peak, err = peak_mib(decode_blob, blob)
+    assert err is not None and f"at most {MAX_ELEMENTS}" in str(err), f"expected Malformed naming the cap, got {err!r}"
+    assert peak < 8, f"decode_blob allocated {peak:.0f} MiB to refuse a {len(blob) >> 20} MiB record"
+
+
+def test_decoded_total_is_bounded_across_the_parts_of_a_notebook():
+    per = MAX_ELEMENTS  # float16: 8 MiB on the wire, 32 MiB once decoded
+    n = MAX_DECODED_BYTES // (per * 8) + 1
+    records = [child.pack_result({"cell_errors": [], "events": []})]
+    records += [child.pack_result({"results": [np.zeros(per, np.float16)]}) for _ in range(n)]
+    out = Zygote._parse({"statuses": ["{}"] * n}, records, n)
+    ok = [p for p in out.parts if p.results is not None]
+    refused = [p for p in out.parts if p.results is None]
+    assert len(ok) == n - 1 and len(refused) == 1, [p.problem for p in out.parts]
+    assert "MiB once decoded" in refused[0].problem, refused[0].problem
+
+
+@pytest.mark.parametrize("what", ["json", "depth", "nodes", "dict-keys", "string", "arrays", "mismatch", "dtype",
+                                  "structured", "shape"])
+def test_crafted_record_is_refused(what):
+    if what == "json":
+        blob = raw_record(["x" * 1000] * (MAX_JSON_BYTES // 1000 + 10))
+    elif what == "depth":
+        h = b'{"blobs": [], "tree": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"
+        blob = struct.pack("<Q", len(h)) + h
+    elif what == "nodes":
+        blob = raw_record([0] * (MAX_NODES + 1))
+    elif what == "dict-keys":
+        blob = raw_record({"__dict__": {str(i): 0 for i in range(MAX_NODES + 1)}})
+    elif what == "string":
+        blob = raw_record("x" * (MAX_STR + 1))
+    elif what == "arrays":
+        blob = raw_record(None, [np.zeros(0)] * (MAX_ARRAYS + 1))
+    elif what == "mismatch":  # a header that claims more data than the blob holds
+        buf = io.BytesIO()
+        np.save(buf, np.zeros(10))
+        npy = buf.getvalue().replace(b"(10,)", b"(99,)")
+        blob = raw_record({"__nd__": 0}, npy=[npy])
+    elif what == "dtype":
+        buf = io.BytesIO()
+        np.save(buf, np.array(["a", "b"]))
+        blob = raw_record({"__nd__": 0}, npy=[buf.getvalue()])
+    elif what == "structured":
+        blob = raw_record({"__nd__": 0}, [np.zeros(3, dtype=[("a", "f8"), ("b", "i4")])])
+    else:  # a shape whose element count overflows anything sane
+        buf = io.BytesIO()
+        np.save(buf, np.zeros(1))
+        npy = buf.getvalue().replace(b"(1,)", b"(1099511627776, 1099511627776)")
+        blob = raw_record({"__nd__": 0}, npy=[npy])
+    with pytest.raises(Malformed):
+        decode_blob(blob)
+
+
+def test_budget_is_spent_by_each_array():
+    b = DecodeBudget(100)
+    b.spend(60)
+    with pytest.raises(Malformed, match="MiB once decoded"):
+        b.spend(41)
