@@ -96,20 +96,20 @@ def test_planted_scores_exactly_the_parts_it_breaks(path):
 
 def test_banned_operator_message_says_why():
     module = load_planted(HERE / "wrong" / "conv2d_library.py")
-    message = outcome("test_conv2d_forward_values", dict(vars(module)))
-    assert message is not None and "F.conv2d" in message and "scores 0" in message, message
+    message = " ".join(outcome("test_conv2d_forward_values", dict(vars(module))).split())
+    assert "F.conv2d" in message and "scores 0" in message and "0 điểm" in message, message
     alias = load_planted(HERE / "wrong" / "conv2d_alias.py")
-    message = outcome("test_conv2d_forward_values", dict(vars(alias)))
-    assert message is not None and "torch.conv2d" in message and "scores 0" in message, message
+    message = " ".join(outcome("test_conv2d_forward_values", dict(vars(alias))).split())
+    assert "torch.nn.functional.conv2d" in message and "scores 0" in message, message
 
 
-def test_failure_message_names_expected_and_actual():
+def test_failure_message_says_how_the_answer_is_wrong():
     module = load_planted(HERE / "wrong" / "conv2d_off_by_one.py")
-    message = outcome("test_conv2d_forward_shape", dict(vars(module)))
-    assert message is not None and "expected (" in message and "got (" in message, message
+    message = " ".join(outcome("test_conv2d_forward_shape", dict(vars(module))).split())
+    assert "has shape (2, 4, 4, 6)" in message and "2 (H), 3 (W) differ" in message, message
     module = load_planted(HERE / "wrong" / "lrn_alpha_over_n.py")
-    message = outcome("test_local_response_norm_values", dict(vars(module)))
-    assert message is not None and "expected" in message and "got" in message, message
+    message = " ".join(outcome("test_local_response_norm_values", dict(vars(module))).split())
+    assert "values are wrong" in message and "times the allowed tolerance" in message, message
 
 
 def test_using_alexnet_ref_scores_zero():

@@ -1,9 +1,8 @@
-"""CONV1: the library's convolution under another name (the AST scan misses it, the tripwire does not)."""
+"""CONV1: the library's convolution under another name (the policy scan resolves the alias)."""
 from torch.nn.functional import conv2d as _helper
 
 ASSIGNMENT = "conv1"
-# The error cases raise before the convolution runs, so only these two parts see it.
-BREAKS = ("test_conv2d_forward_shape", "test_conv2d_forward_values")
+BREAKS = ("test_conv2d_forward_shape", "test_conv2d_forward_values", "test_conv2d_forward_errors")
 
 
 def conv2d_forward(x, weight, bias, stride, padding):
