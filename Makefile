@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 ASSIGNMENTS := input conv1 norm1 pool1 conv2 norm2 pool2 conv3 conv4 conv5 pool3 fc6 fc7 fc8 forward_gpu
 JB_FLAGS := --all -W -n --keep-going
 
-.PHONY: help venv system-deps mathjax assignments wheel book test test-fast bench bench-grade grade clean
+.PHONY: help venv system-deps grade-deps mathjax assignments wheel book test test-fast bench bench-grade grade clean
 
 help: ## List every target
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 16
@@ -24,6 +24,9 @@ venv: $(STAMP) ## Create .venv and install the pinned dependencies (pyproject.to
 
 system-deps: ## Install Debian packages (chromium, chromium-driver, bubblewrap) if missing
 	@bash tools/system_deps.sh
+
+grade-deps: ## Install only what grading needs (bubblewrap) if missing
+	@bash tools/system_deps.sh grade
 
 mathjax: ## Install MathJax from the npm registry (served locally by the book)
 	@test -f node_modules/mathjax/package.json || npm ci --no-audit --no-fund --loglevel=error
@@ -46,10 +49,10 @@ test-fast: venv ## Run the tests that need no browser, book build or notebook ex
 bench: venv ## Benchmark alexnet_ref against a torch.nn.Sequential baseline (prints a table, writes JSON)
 	$(BIN)/python -m tools.bench
 
-bench-grade: venv system-deps ## Benchmark the grader against stock nbgrader autograde (N=8 for a quick run)
+bench-grade: venv grade-deps ## Benchmark the grader against stock nbgrader autograde (N=8 for a quick run)
 	$(BIN)/python -m tools.bench_grade $(if $(N),--n $(N))
 
-grade: venv system-deps ## Autograde every submission of assignment A (or A="conv1 pool1"), make feedback, export CSV
+grade: venv grade-deps ## Autograde every submission of assignment A (or A="conv1 pool1"), make feedback, export CSV
 	@test -n "$(A)" || { echo "usage: make grade A=<assignment id>" >&2; exit 2; }
 	$(BIN)/python -m course_grader grade $(A)
 

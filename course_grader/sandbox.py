@@ -362,7 +362,7 @@ def bwrap_command(uid: int, child_fd: int) -> list[str]:
     unprivileged user namespace in which the worker's sandbox runs as ``uid`` (mapped to the
     instructor's uid outside); no capability is ever held by the sandbox."""
     if shutil.which("bwrap") is None:
-        raise SandboxError("bubblewrap (bwrap) is not installed: run `make system-deps-grade`")
+        raise SandboxError("bubblewrap (bwrap) is not installed: run `make grade-deps`")
     as_root = os.geteuid() == 0
     cmd = ["bwrap"] + ([] if as_root else ["--unshare-user", "--uid", str(uid), "--gid", str(uid)])
     cmd += ["--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try",
@@ -405,9 +405,12 @@ _USERNS_SYSCTLS = (("kernel.unprivileged_userns_clone", "0", "1"), ("user.max_us
 
 
 def userns_unavailable() -> str:
-    """Why a non-root user cannot start the sandbox here ("" when it can, or when running as root)."""
-    if os.geteuid() == 0:
-        return ""
+    """Why this process cannot start the sandbox here ("" when it can: as root, or with user namespaces)."""
+    return "" if os.geteuid() == 0 else userns_disabled()
+
+
+def userns_disabled() -> str:
+    """Why an ordinary user cannot create user namespaces here, and how to enable them ("" when they can)."""
     for name, bad, fix in _USERNS_SYSCTLS:
         try:
             with open("/proc/sys/" + name.replace(".", "/")) as f:

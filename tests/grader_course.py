@@ -26,7 +26,7 @@ AID = "conv1"
 def sandbox_unavailable() -> str:
     """Why the sandbox cannot run here ("" when it can)."""
     if shutil.which("bwrap") is None:
-        return "bubblewrap (bwrap) is not installed: run `make system-deps-grade`"
+        return "bubblewrap (bwrap) is not installed: run `make grade-deps`"
     from course_grader.sandbox import userns_unavailable
     return userns_unavailable()
 
