@@ -43,6 +43,7 @@ def test_twins_have_identical_code_cells(page):
 @pytest.mark.parametrize("page", PAGES)
 def test_twins_have_the_same_display_equations(page):
     vi, en = (display_equations(markdown(nb)) for nb in _twins(page))
+    vi = [eq.replace("{,}", ".") for eq in vi]  # Vietnamese writes 0{,}75 where English writes 0.75
     assert vi == en, f"{page}: display equations differ:\nvi: {vi}\nen: {en}"
 
 
