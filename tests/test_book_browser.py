@@ -100,6 +100,38 @@ def test_every_chapter_links_a_released_notebook(site, lang):
         nbformat.validate(nbformat.read(target, as_version=4))
 
 
+@pytest.mark.parametrize("lang", LANGS)
+def test_every_exercise_section_links_the_built_setup_page(site, lang):
+    for page in EXERCISES:
+        text = (site / "book" / lang / f"{page}.html").read_text(encoding="utf-8")
+        summary = re.search(r'<div class="exercise-summary[^"]*">(.*?)</div>', text, re.S)
+        assert summary, f"book/{lang}/{page}.html has no generated exercise summary"
+        assert 'href="00b_setup.html' in summary[1], f"book/{lang}/{page}.html: the summary does not link 00b_setup.html"
+    assert (site / "book" / lang / "00b_setup.html").is_file()
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_setup_page_offers_the_students_wheel(site, lang):
+    import zipfile
+
+    text = (site / "book" / lang / "00b_setup.html").read_text(encoding="utf-8")
+    hrefs = re.findall(r'<a class="reference download internal"[^>]*href="([^"]*\.whl)"', text)
+    assert hrefs, f"book/{lang}/00b_setup.html has no download link to a wheel"
+    names = zipfile.ZipFile((site / "book" / lang / hrefs[0]).resolve()).namelist()
+    assert all(n.startswith("alexnet_ref") for n in names), f"the wheel holds more than alexnet_ref: {names}"
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_chapter_pages_can_be_downloaded_as_notebooks(site, lang):
+    for page in EXERCISES:
+        text = (site / "book" / lang / f"{page}.html").read_text(encoding="utf-8")
+        hrefs = re.findall(rf'href="([^"]*_sources/book/{lang}/{page}\.ipynb)"', text)
+        assert hrefs, f"book/{lang}/{page}.html offers no .ipynb download of the page"
+        nb = nbformat.read((site / "book" / lang / hrefs[0]).resolve(), as_version=4)
+        nbformat.validate(nb)
+        assert any(c.cell_type == "code" for c in nb.cells)
+
+
 # ---- in the browser -------------------------------------------------------------------------
 
 
