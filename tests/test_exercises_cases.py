@@ -41,7 +41,8 @@ def test_cases_are_plain_data_and_depend_on_the_seed(aid):
         first, again, other = spec.cases(7), spec.cases(7), spec.cases(8)
         assert first, f"{gid} has no cases"
         for case in first:
-            assert case.kind in {"exact", "allclose", "shape", "raises", "dropout_train", "probs", "topk", "device"}
+            assert case.kind in {"exact", "allclose", "shape", "raises", "dropout_train", "probs", "topk", "device",
+                                 "timing", "dropout_generator"}
             assert case.args is None or _plain_ok(case.args), f"{gid}: {case.what} has non-plain args"
             assert _plain_ok(case.kwargs) and _plain_ok(case.expected), f"{gid}: {case.what}"
         for a, b in zip(first, again):
@@ -68,8 +69,10 @@ def test_compare_kinds():
     case = Case("f", (), {}, exp, "allclose", cases.ONE_LAYER, "f")
     assert cases.compare(case, exp + 1e-3)[0]                      # 1e-3 < 1e-5 * 1000 + rtol
     ok, msg = cases.compare(case, exp + np.array([[0, 0], [0, 0.1]]))
-    assert not ok and "index (1, 1)" in msg and "expected 3" in msg and "got 3.1" in msg
-    assert "wrong shape" in cases.compare(case, exp.T[:1])[1]
+    assert not ok and "index (1, 1)" in msg and "off by 0.1" in msg and "3.1" not in msg, msg
+    ok, msg = cases.compare(case, exp + np.array([[0, 0], [0, 0.1]]), show_expected=True)
+    assert not ok and "expected value: 3" in " ".join(msg.split()), msg
+    assert "Wrong shape" in cases.compare(case, exp.T[:1])[1]
     assert not cases.compare(case, np.full((2, 2), np.nan))[0]
     assert not cases.compare(case, ("raised", "RuntimeError", "boom"))[0]
     exact = Case("W_M2", None, {}, 55, "exact", {}, "W_M2")
@@ -173,3 +176,86 @@ def test_check_reports_missing_names_and_unknown_tests():
         cases.check("test_nothing", {})
     err = cases.GradingFailure("x: y")
     assert err._render_traceback_() == ["AssertionError: x: y"]
+
+
+def _fwd_case(device):
+    return Case("alexnet_forward", (np.zeros((1, 3, 8, 8), np.float32), {"w": np.ones((2, 3, 3, 3), np.float32)},
+                                    Device(device)), {}, device, "device", {}, "d")
+
+
+def _tiny_forward(x, params, device, move_params=True):
+    """A stand-in for alexnet_forward: one convolution, optionally forgetting to move the parameters."""
+    w = params["w"].to(device) if move_params else params["w"]
+    return torch.nn.functional.conv2d(x.to(device), w).flatten(1).softmax(1)
+
+
+def _flat(text) -> str:
+    return " ".join(str(text).split())
+
+
+def test_device_is_graded_on_meta_the_same_on_every_machine():
+    """The device cases run on PyTorch's meta device: no GPU needed to catch a function that ignores device."""
+    spec = cases.SPECS["test_alexnet_forward_device"]
+    assert {c.args[2].name for c in spec.cases(cases.DEFAULT_SEED)} == {"meta", "cpu"}
+    devices = {c.args[2].name for s in cases.specs_for("forward_gpu").values() for c in s.cases(cases.DEFAULT_SEED)
+               if c.call == "alexnet_forward" and c.kind != "device"}
+    assert devices == {"cpu"}, f"values must be checked on the CPU on every grader, got {devices}"
+    good = cases.call_student(_tiny_forward, _fwd_case("meta"))
+    assert good["result"] == "meta" and set(good["computed"]) == {"meta"}
+    assert cases.compare(_fwd_case("meta"), good) == (True, "ok")
+    ignores = cases.call_student(lambda x, p, d: _tiny_forward(x, p, "cpu"), _fwd_case("meta"))
+    ok, msg = cases.compare(_fwd_case("meta"), ignores)
+    assert not ok and "'meta'" in msg and "'cpu'" in msg, msg
+    only_result = cases.call_student(lambda x, p, d: _tiny_forward(x, p, "cpu").to(d), _fwd_case("meta"))
+    ok, msg = cases.compare(_fwd_case("meta"), only_result)
+    assert only_result["result"] == "meta" and not ok and "conv2d" in msg and "not only the result" in _flat(msg)
+    forgot_params = cases.call_student(lambda x, p, d: _tiny_forward(x, p, d, move_params=False), _fwd_case("meta"))
+    assert not cases.compare(_fwd_case("meta"), forgot_params)[0], forgot_params
+    assert not cases.compare(_fwd_case("meta"), cases.call_student(lambda x, p, d: 3, _fwd_case("meta")))[0]
+
+
+def _timing_case(warmup=2, repeats=3, device="cpu", sync=True):
+    kwargs = {"warmup": warmup, "repeats": repeats} | ({} if sync else {"sync": None})
+    return Case("time_forward", (np.zeros((1, 3, 4, 4), np.float32), Device(device)), kwargs,
+                {"warmup": warmup, "repeats": repeats, "device": device, "sync": sync}, "timing", {}, "t")
+
+
+def _timer(no_warmup=False, sync_after=True, sync_before=True, total=False, move=True, ms=False):
+    """A student's time_forward with switches for the usual timing mistakes."""
+    def time_forward(forward, x, device, warmup=2, repeats=5, sync=None, clock=None):
+        if repeats < 1 or warmup < 0:
+            raise ValueError(f"time_forward: repeats={repeats}, warmup={warmup}")
+        sync = sync or (lambda: None)
+        x = x.to(device) if move else x
+        for _ in range(0 if no_warmup else warmup):
+            forward(x)
+        times, begin = [], clock()
+        for _ in range(repeats):
+            if sync_before:
+                sync()
+            start = clock()
+            forward(x)
+            if sync_after:
+                sync()
+            times.append((clock() - start) * (1000 if ms else 1))
+        return [clock() - begin] * repeats if total else times
+    return time_forward
+
+
+def test_timing_protocol_is_graded_with_recording_stand_ins():
+    for case in (_timing_case(), _timing_case(0, 1), _timing_case(3, 2, "meta"), _timing_case(1, 2, sync=False)):
+        record = cases.call_student(_timer(), case)
+        assert cases.compare(case, record) == (True, "ok"), (case.kwargs, cases.compare(case, record))
+    for wrong, words, device in [(_timer(sync_after=False), "stops the timer", "cpu"),
+                                 (_timer(sync_before=False), "starts the timer", "cpu"),
+                                 (_timer(no_warmup=True), "forward was called", "cpu"),
+                                 (_timer(total=True), "the same run", "cpu"),
+                                 (_timer(ms=True), "is not clock()", "cpu"),
+                                 (_timer(move=False), "move x to 'meta'", "meta")]:
+        case = _timing_case(device=device)
+        ok, msg = cases.compare(case, cases.call_student(wrong, case))
+        assert not ok and words in _flat(msg), (words, msg)
+    raises = Case("time_forward", _timing_case().args, {"warmup": 1, "repeats": 0},
+                  Raises("ValueError", ("time_forward",)), "timing", {}, "e")
+    assert cases.compare(raises, cases.call_student(_timer(), raises)) == (True, "ok")
+    assert not cases.compare(raises, cases.call_student(lambda f, x, d, **kw: [], raises))[0]
