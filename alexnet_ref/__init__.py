@@ -5,7 +5,8 @@ Modules in chapter order, imported only in this direction:
 :mod:`~alexnet_ref.layers` (the layers as functions) ->
 :mod:`~alexnet_ref.backward` (their gradients) ->
 :mod:`~alexnet_ref.model` (the network).  :mod:`~alexnet_ref.image` prepares
-the INPUT chapter's photo.
+the INPUT chapter's photo.  :mod:`~alexnet_ref.fast` holds the speed work of the
+forward pass (same values as the plain layers), which the model uses by default.
 """
 from .shapes import (ARCHITECTURE, DISPLAY_NAMES, INPUT_SIZE, LAYERS, NUM_CLASSES, LayerSpec,
                      architecture_rows, conv_output_size, layer_shapes, param_shapes,

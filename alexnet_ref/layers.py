@@ -7,6 +7,10 @@ MAX POOL1 (``max_pool2d_forward``), FC6 (``linear_forward``,
 Every function takes and returns ``torch.Tensor`` objects, works on any device
 and floating dtype, and raises ``ValueError`` naming the function and the
 expected and actual shape when its input is malformed.
+
+This is the teaching path: one formula per layer, as the book writes it.  The
+same values computed faster (memory layouts, in-place work) are in
+:mod:`alexnet_ref.fast`; the backward passes are in :mod:`alexnet_ref.backward`.
 """
 from __future__ import annotations
 
@@ -81,21 +85,7 @@ def local_response_norm(a: torch.Tensor, n: int = 5, k: float = 2.0,
     a [N, C, H, W] -> [N, C, H, W].
     """
     _check_lrn(a, n)
-    if _needs_graph(a):
-        return _lrn_autograd(a, n, k, alpha, beta)
-    return _lrn_into(a, torch.empty_like(a), n, k, alpha, beta)
-
-
-# Elements per chunk of the batch in the no-autograd LRN on the CPU: its two
-# scratch buffers (4 MiB each in float32) stay in cache and are reused for every
-# chunk, instead of ~6 full-size temporaries (at batch 64 each is 74 MiB, and
-# fresh memory of that size is page-faulted in on every call: NORM1 went from
-# ~200 to ~55 ms).  On a GPU the whole batch is one chunk.
-_LRN_CHUNK = 1 << 20
-
-
-def _needs_graph(t: torch.Tensor) -> bool:
-    return torch.is_grad_enabled() and t.requires_grad
+    return a / (k + alpha * _channel_window_sum(a * a, n)) ** beta
 
 
 def _check_lrn(a, n, layer: str = "local_response_norm") -> None:
@@ -116,71 +106,6 @@ def _channel_window_sum(t: torch.Tensor, n: int) -> torch.Tensor:
         s[:, :-shift] += t[:, shift:]      # channel i + shift, for i < C - shift
     return s
 
-def _window_sum_(total: torch.Tensor, sq: torch.Tensor, half: int) -> torch.Tensor:
-    """total (a copy of sq) += the shifted slices of sq: the sum over channels i-half..i+half.
-
-    The window runs off the channel edges, where no padding is added (j stays in 0..C-1).
-    """
-    channels = sq.shape[1]
-    for shift in range(1, min(half, channels - 1) + 1):
-        total[:, shift:] += sq[:, :-shift]
-        total[:, :-shift] += sq[:, shift:]
-    return total
-
-
-def _lrn_autograd(a: torch.Tensor, n: int, k: float, alpha: float, beta: float) -> torch.Tensor:
-    """Out-of-place version, safe for autograd."""
-    sq = a * a
-    denom = _window_sum_(sq.clone(), sq, n // 2).mul_(alpha).add_(k)
-    if beta == 0.75:
-        # torch.pow(x, 0.75) is not vectorised on CPU; d^-0.75 = d^-0.5 * d^-0.25.
-        r = torch.rsqrt(denom)
-        return a * r * torch.sqrt(r)
-    return a / denom.pow(beta)
-
-
-def _lrn_into(a: torch.Tensor, out: torch.Tensor, n: int, k: float, alpha: float,
-              beta: float) -> torch.Tensor:
-    """LRN of a written into out (which may be a itself), a chunk of the batch at a time."""
-    batch = a.shape[0]
-    if a.numel() == 0:
-        return out
-    step = max(1, min(batch, _LRN_CHUNK // a[0].numel())) if a.device.type == "cpu" else batch
-    sq_buf, total_buf = torch.empty_like(a[:step]), torch.empty_like(a[:step])
-    for start in range(0, batch, step):
-        chunk = a[start:start + step]
-        m = chunk.shape[0]
-        sq = torch.mul(chunk, chunk, out=sq_buf[:m])
-        total = total_buf[:m]
-        total.copy_(sq)
-        factor = _window_sum_(total, sq, n // 2).mul_(alpha).add_(k)   # the denominator d
-        if beta == 0.75:
-            # torch.pow(x, -0.75) is not vectorised on CPU: d^-0.75 = d^-0.5 / d^0.25,
-            # both from rsqrt (d^0.25 = rsqrt(d^-0.5)).
-            factor.rsqrt_()
-            factor.div_(torch.rsqrt(factor, out=sq))
-        else:
-            factor.pow_(-beta)
-        torch.mul(chunk, factor, out=out[start:start + m])
-    return out
-
-
-def _local_response_norm_(a: torch.Tensor, n: int = 5, k: float = 2.0, alpha: float = 1e-4,
-                          beta: float = 0.75) -> torch.Tensor:
-    """:func:`local_response_norm` overwriting a (the model's own ReLU output) when no
-    autograd graph is being recorded; otherwise the out-of-place function."""
-    _check_lrn(a, n)
-    if _needs_graph(a):
-        return _lrn_autograd(a, n, k, alpha, beta)
-    return _lrn_into(a, a, n, k, alpha, beta)
-
-
-def _relu_(x: torch.Tensor) -> torch.Tensor:
-    """ReLU in place on a tensor the caller owns (a convolution's or FC layer's output)."""
-    if _needs_graph(x):
-        return relu(x)
-    return x.clamp_min_(0)
-
 
 def _check_pool(layer: str, x, f: int, s: int) -> tuple[int, int]:
     """The input checks of :func:`max_pool2d_forward` (and of its backward); returns (H', W')."""
@@ -197,11 +122,6 @@ def max_pool2d_forward(x: torch.Tensor, f: int = 3, s: int = 2) -> torch.Tensor:
     x [N, C, H, W] -> [N, C, (H - F)/S + 1, (W - F)/S + 1].
     """
     _check_pool("max_pool2d_forward", x, f, s)
-    if x.device.type == "cpu" and x.is_contiguous() and not x.is_contiguous(memory_format=torch.channels_last):
-        # PyTorch's CPU max pooling is ~10x faster in channels_last than in NCHW; the two
-        # layout changes cost less than the difference and give the same (exact) maxima.
-        out = F.max_pool2d(x.contiguous(memory_format=torch.channels_last), kernel_size=f, stride=s)
-        return out.contiguous()
     return F.max_pool2d(x, kernel_size=f, stride=s)
 
 

@@ -22,30 +22,15 @@ from collections.abc import Iterator, Mapping
 import torch
 from torch import nn
 
-from .layers import (_local_response_norm_, _relu_, conv2d_forward, dropout_forward, linear_forward,
-                     local_response_norm, max_pool2d_forward, relu, softmax)
+from . import fast as _fast
+from .layers import (conv2d_forward, dropout_forward, linear_forward, local_response_norm,
+                     max_pool2d_forward, relu, softmax)
 from .shapes import ARCHITECTURE, INPUT_CHANNELS, INPUT_SIZE, layer_shapes, param_shapes
 
 # LRN hyper-parameters of the paper and the source (k, n, alpha, beta).
 LRN = {"n": 5, "k": 2.0, "alpha": 1e-4, "beta": 0.75}
 DROPOUT = 0.5
 _BIAS_ONE = {"conv2", "conv4", "conv5", "fc6", "fc7"}
-
-
-# Output positions (N x H x W) from which a convolution's input is put in channels_last.
-_CHANNELS_LAST_MIN_POSITIONS = 1024
-
-
-def _fast_layout(x: torch.Tensor) -> torch.Tensor:
-    """The memory order in which a convolution's input runs fastest on the CPU (the values
-    are unchanged).  Measured on the course's 2-core AVX2 machine (torch 2.13, oneDNN):
-    in channels_last, max pooling is ~10x faster and CONV1/CONV2 as fast or faster, and so
-    are CONV3-5 from batch ~8, but at batch 1 those 13x13 convolutions are 1.3-1.8x slower."""
-    if x.device.type != "cpu":
-        return x
-    if x.shape[0] * x.shape[2] * x.shape[3] >= _CHANNELS_LAST_MIN_POSITIONS:
-        return x.contiguous(memory_format=torch.channels_last)
-    return x.contiguous()
 
 
 def init_params(grouped: bool = False, seed: int = 0,
@@ -100,12 +85,19 @@ class AlexNet(nn.Module):
     the scores before softmax.  ``grouped=True`` builds the original two-GPU
     network (``groups=2`` on CONV2, CONV4, CONV5; 60,965,224 parameters).
     Runs unchanged on CPU and CUDA, in float32 and float64 (``model.double()``).
+
+    ``fast=True`` (the default) computes the same values with the speed work of
+    :mod:`alexnet_ref.fast`, so that everything that runs the whole network (the
+    book, the grader, ``make bench``) gets it; ``fast=False`` runs the plain
+    forward pass written out in :meth:`logits`.  The two agree within float32
+    rounding, gradients included.
     """
 
-    def __init__(self, grouped: bool = False, seed: int = 0, dropout: float = DROPOUT):
+    def __init__(self, grouped: bool = False, seed: int = 0, dropout: float = DROPOUT, fast: bool = True):
         super().__init__()
         self.grouped = grouped
         self.dropout = dropout
+        self.fast = fast
         # Layers are created on the meta device (no memory, no default init) and
         # receive the paper's initialisation from init_params.
         with torch.device("meta"):
@@ -121,25 +113,25 @@ class AlexNet(nn.Module):
                 setattr(self, spec.name, layer)
         self.load_state_dict(init_params(grouped, seed), assign=True)
 
-    def _norm(self, x: torch.Tensor) -> torch.Tensor:
-        return _local_response_norm_(x, **LRN)               # overwrites x unless autograd records
-
     def logits(self, x: torch.Tensor) -> torch.Tensor:
         """FC8's scores H_4 before softmax, [N, 1000]."""
         check_input(x)
-        # Speed without changing the values: a faster memory order on the CPU (_fast_layout),
-        # and ReLU and LRN in place on the layers' own outputs when autograd records nothing.
-        x = self._norm(_relu_(self.conv1(_fast_layout(x))))  # (N, 96, 55, 55)   M_2, NORM1
+        if self.fast:
+            return _fast.alexnet_logits(x, dict(self.named_parameters()), LRN, self.grouped,
+                                        self.dropout, self.training)
+        x = relu(self.conv1(x))                              # (N, 96, 55, 55)   M_2
+        x = local_response_norm(x, **LRN)                    # (N, 96, 55, 55)   NORM1
         x = max_pool2d_forward(x, 3, 2)                      # (N, 96, 27, 27)   M_3
-        x = self._norm(_relu_(self.conv2(_fast_layout(x))))  # (N, 256, 27, 27)  M_4, NORM2
+        x = relu(self.conv2(x))                              # (N, 256, 27, 27)  M_4
+        x = local_response_norm(x, **LRN)                    # (N, 256, 27, 27)  NORM2
         x = max_pool2d_forward(x, 3, 2)                      # (N, 256, 13, 13)  M_5
-        x = _relu_(self.conv3(_fast_layout(x)))              # (N, 384, 13, 13)  M_6
-        x = _relu_(self.conv4(_fast_layout(x)))              # (N, 384, 13, 13)  M_7
-        x = _relu_(self.conv5(_fast_layout(x)))              # (N, 256, 13, 13)  M_8
+        x = relu(self.conv3(x))                              # (N, 384, 13, 13)  M_6
+        x = relu(self.conv4(x))                              # (N, 384, 13, 13)  M_7
+        x = relu(self.conv5(x))                              # (N, 256, 13, 13)  M_8
         x = max_pool2d_forward(x, 3, 2)                      # (N, 256, 6, 6)    M_9
         x = torch.flatten(x, 1)                              # (N, 9216)         H_1
-        x = dropout_forward(_relu_(self.fc6(x)), self.dropout, self.training)  # (N, 4096)  H_2
-        x = dropout_forward(_relu_(self.fc7(x)), self.dropout, self.training)  # (N, 4096)  H_3
+        x = dropout_forward(relu(self.fc6(x)), self.dropout, self.training)  # (N, 4096)  H_2
+        x = dropout_forward(relu(self.fc7(x)), self.dropout, self.training)  # (N, 4096)  H_3
         return self.fc8(x)                                   # (N, 1000)         H_4
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -154,47 +146,42 @@ def alexnet_stages(x: torch.Tensor, params: Mapping[str, torch.Tensor], device=N
     ReLU), ``norm1`` M_2 normalised, ``pool1`` M_3, … ``pool3`` M_9, ``fc6`` H_2,
     ``fc7`` H_3, ``fc8`` H_4 (logits).  Used by the book to show every stage.
     """
-    return _stages(x, params, device, grouped, fast=False)
-
-
-def _stages(x, params, device, grouped: bool, fast: bool) -> Iterator[tuple[str, torch.Tensor]]:
-    """The walk behind :func:`alexnet_stages`.  ``fast=True`` (used when only the last
-    stage is wanted) computes the same values with the convolutions' inputs in
-    :func:`_fast_layout`, and ReLU and LRN overwriting the previous stage's tensor when
-    autograd records nothing."""
-    check_input(x)
-    check_params(params, grouped)
-    device = torch.device(device) if device is not None else x.device
-    x = x.to(device)
-    p = {name: t.to(device=device, dtype=x.dtype) for name, t in params.items()}
+    x, p = _prepare(x, params, device, grouped)
     for spec in ARCHITECTURE:
         if spec.kind == "conv":
             w, b = p[f"{spec.name}.weight"], p[f"{spec.name}.bias"]
-            if fast:
-                x = _fast_layout(x)
             if w.shape[1] != x.shape[1]:  # grouped convolution of the 2012 network
                 x = torch.cat([conv2d_forward(xg, wg, bg, spec.stride, spec.pad)
                                for xg, wg, bg in zip(x.chunk(2, 1), w.chunk(2, 0), b.chunk(2, 0))], 1)
             else:
                 x = conv2d_forward(x, w, b, spec.stride, spec.pad)
         elif spec.kind == "norm":
-            x = _local_response_norm_(x, **LRN) if fast else local_response_norm(x, **LRN)
+            x = local_response_norm(x, **LRN)
         elif spec.kind == "pool":
             x = max_pool2d_forward(x, spec.size, spec.stride)
         elif spec.kind == "fc":
             x = linear_forward(x.flatten(1), p[f"{spec.name}.weight"], p[f"{spec.name}.bias"])
         if spec.relu:
-            x = _relu_(x) if fast else relu(x)
+            x = relu(x)
         # Dropout is the identity in evaluation mode.
         yield spec.name, x
 
 
+def _prepare(x, params, device, grouped: bool):
+    """Check x and params, and put both on ``device`` (default: x's) in x's dtype."""
+    check_input(x)
+    check_params(params, grouped)
+    device = torch.device(device) if device is not None else x.device
+    x = x.to(device)
+    return x, {name: t.to(device=device, dtype=x.dtype) for name, t in params.items()}
+
+
 def alexnet_logits(x: torch.Tensor, params: Mapping[str, torch.Tensor], device=None,
                    grouped: bool = False) -> torch.Tensor:
-    """Evaluation-mode logits H_4 [N, 1000]: the last stage of :func:`alexnet_stages`."""
-    for _, x in _stages(x, params, device, grouped, fast=True):
-        pass
-    return x
+    """Evaluation-mode logits H_4 [N, 1000]: the last stage of :func:`alexnet_stages`,
+    computed by :func:`alexnet_ref.fast.alexnet_logits` (same values, faster)."""
+    x, p = _prepare(x, params, device, grouped)
+    return _fast.alexnet_logits(x, p, LRN, grouped)
 
 
 def alexnet_forward(x: torch.Tensor, params: Mapping[str, torch.Tensor], device=None) -> torch.Tensor:
