@@ -122,3 +122,49 @@ def test_solution_passes_its_hidden_cases_in_process(aid):
             except Exception as err:  # collect every failing cell
                 failures.append(f"{meta(cell).get('grade_id', 'cell')}: {type(err).__name__}: {err}")
     assert not failures, f"{aid}:\n" + "\n".join(failures)
+
+
+def _namespace_of_imports(nb) -> dict:
+    cell = next(c for c in nb["cells"] if meta(c).get("grade_id") == "imports")
+    namespace: dict = {}
+    exec(compile(source(cell), "<imports>", "exec"), namespace)
+    return namespace
+
+
+@pytest.mark.parametrize("aid", cases.ASSIGNMENTS)
+def test_constant_self_checks_match_the_hidden_values_without_showing_them(aid):
+    """Each visible check of a variable compares answer_hash(name, value) with the hash of the hidden value."""
+    nb = notebook(aid)
+    answer_hash = _namespace_of_imports(nb)["answer_hash"]
+    for cell in nb["cells"]:
+        gid = meta(cell).get("grade_id")
+        if not meta(cell).get("grade") or not all(c.args is None for c in cases.SPECS[gid].cases(cases.DEFAULT_SEED)):
+            continue
+        visible = HIDDEN.sub("", source(cell))
+        for case in cases.SPECS[gid].cases(cases.DEFAULT_SEED):
+            stored = re.search(rf'answer_hash\("{case.call}", {case.call}\) == "([0-9a-f]{{16}})"', visible)
+            assert stored, f"{aid} {gid}: no hashed self-check of {case.call}:\n{visible}"
+            assert stored.group(1) == answer_hash(case.call, case.expected), f"{aid} {gid}: stale hash of {case.call}"
+            assert not re.search(rf"\b{re.escape(repr(case.expected))}\b", visible), f"{aid} {gid} shows the answer"
+            near = case.expected + 1 if isinstance(case.expected, int) else None
+            if near is not None:
+                assert answer_hash(case.call, near) != stored.group(1)
+                assert answer_hash(case.call, float(case.expected)) == stored.group(1), "55.0 must count as 55"
+
+
+@pytest.mark.parametrize("aid", cases.ASSIGNMENTS)
+def test_instructions_state_the_banned_operators_and_no_stderr_rule(aid):
+    nb = notebook(aid)
+    imports = next(source(c) for c in nb["cells"] if meta(c).get("grade_id") == "imports")
+    assert "stderr" not in imports, f"{aid}: the imports cell still talks about stderr"
+    header = source(nb["cells"][0])
+    block = header[header.index("**Không được dùng / Not allowed:**"):]
+    names = {value: name for name, value in vars(cases).items() if name.endswith("_BANNED")}
+    for spec in cases.specs_for(aid).values():
+        for function, patterns in spec.banned.items():
+            assert f"`{function}`" in block, f"{aid}: the header does not name {function}'s banned operators"
+            for pattern in patterns:
+                assert f"`{pattern}`" in block, f"{aid}: the header does not list {pattern} (banned in {function})"
+            text = getattr(cases, "BANNED_TEXT", {}).get(names[patterns])
+            if text:
+                assert text["vi"] in block and text["en"] in block, f"{aid}: {function}: BANNED_TEXT is not in the header"
