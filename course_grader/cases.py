@@ -895,10 +895,17 @@ def kernel_sources(namespace: dict) -> list[str]:
     out, seen = [], set()
     file = namespace.get("__file__")
     files = [file] if isinstance(file, str) else []
+    import sysconfig
+    libraries = tuple({sysconfig.get_paths()[k] for k in ("stdlib", "purelib", "platlib")})
     for value in namespace.values():
         code = getattr(value, "__code__", None)
-        if code is not None and isinstance(getattr(code, "co_filename", None), str):
-            files.append(code.co_filename)
+        module = str(getattr(value, "__module__", "") or "")
+        if code is None or not isinstance(getattr(code, "co_filename", None), str):
+            continue
+        if module.split(".")[0] in ("torch", "numpy", "scipy", "alexnet_ref", "course_grader") or \
+                code.co_filename.startswith(libraries):
+            continue
+        files.append(code.co_filename)
     for path in files:
         if path in seen or not path.endswith(".py"):
             continue
