@@ -17,7 +17,8 @@ How the "fresh environment" is made, offline and honestly:
   with ``pip install --no-deps --no-index``, the set-up page's step 2;
 * the chapter page is converted to the notebook the book offers for download
   (``book/_ext/page_notebooks.py``) and executed with nbclient in a kernel of the new
-  environment, from a temporary working folder.
+  environment, from a temporary working folder; the released exercise notebook of the same
+  chapter (the book's download link) runs there too, up to its unsolved tasks.
 
 The set-up page's own check line (its ``python -c`` command) is run in the new environment too.
 """
@@ -148,11 +149,10 @@ def test_the_setup_pages_check_line_prints_the_parameter_count(installed, lang):
     assert out[0].startswith("2.13.0"), f"the check line should print torch 2.13.0 first, printed {done.stdout!r}"
 
 
-def test_a_downloaded_chapter_notebook_runs_outside_the_repository(installed, tmp_path, monkeypatch):
-    python, work, env = installed
-    nb = _load_page_notebooks().page_notebook(BOOK / "en" / f"{CHAPTER}.md")
-    target = work / f"{CHAPTER}.ipynb"
-    nbformat.write(nb, target)
+@pytest.fixture()
+def student_kernel(installed, tmp_path, monkeypatch):
+    """The name of a Jupyter kernel that runs the fresh environment's Python."""
+    python, _, _ = installed
     kernels = tmp_path / "jupyter" / "kernels" / "student"
     kernels.mkdir(parents=True)
     (kernels / "kernel.json").write_text(json.dumps({
@@ -160,8 +160,16 @@ def test_a_downloaded_chapter_notebook_runs_outside_the_repository(installed, tm
         "display_name": "student", "language": "python", "env": {"PYTHONNOUSERSITE": "1"}}))
     monkeypatch.setenv("JUPYTER_PATH", str(tmp_path / "jupyter"))
     monkeypatch.delenv("PYTHONPATH", raising=False)
+    return "student"
+
+
+def test_a_downloaded_chapter_notebook_runs_outside_the_repository(installed, student_kernel):
+    python, work, env = installed
+    nb = _load_page_notebooks().page_notebook(BOOK / "en" / f"{CHAPTER}.md")
+    target = work / f"{CHAPTER}.ipynb"
+    nbformat.write(nb, target)
     nb = nbformat.read(target, as_version=4)
-    client = nbclient.NotebookClient(nb, kernel_name="student", timeout=600,
+    client = nbclient.NotebookClient(nb, kernel_name=student_kernel, timeout=600,
                                      resources={"metadata": {"path": str(work)}})
     try:
         client.execute()
@@ -170,3 +178,21 @@ def test_a_downloaded_chapter_notebook_runs_outside_the_repository(installed, tm
     code = [c for c in nb.cells if c.cell_type == "code"]
     not_run = [i for i, c in enumerate(code) if c.get("execution_count") is None]
     assert code and not not_run, f"{CHAPTER}.ipynb: code cells {not_run} of {len(code)} were not executed"
+
+
+def test_a_released_exercise_notebook_needs_nothing_more(installed, student_kernel):
+    """The released notebook stops at its first unsolved task (NotImplementedError), never at an import."""
+    python, work, env = installed
+    released = BOOK / "exercises" / "conv1.ipynb"
+    if not released.is_file():
+        pytest.skip(f"{released.relative_to(ROOT)} is made by `make assignments` (part of make book and make test)")
+    nb = nbformat.read(released, as_version=4)
+    client = nbclient.NotebookClient(nb, kernel_name=student_kernel, timeout=600, allow_errors=True,
+                                     resources={"metadata": {"path": str(work)}})
+    client.execute()
+    errors = [o.get("ename") for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])
+              if o.get("output_type") == "error"]
+    assert errors, "the released notebook raised nothing: are its solution cells empty?"
+    assert errors[0] == "NotImplementedError", f"conv1.ipynb outside the repository first raised {errors[0]}"
+    missing = {"ModuleNotFoundError", "ImportError"} & set(errors)
+    assert not missing, f"conv1.ipynb outside the repository raised {sorted(missing)}: it needs more than the page installs"
