@@ -55,7 +55,7 @@ def linear_loop(x, w, b):
 
 
 def assert_close_layer(actual, expected, rtol=1e-4, atol_rel=1e-5):
-    """The course's one-layer tolerance: rtol=1e-4, atol=1e-5·max|ref| (see measured-facts)."""
+    """The course's one-layer tolerance: rtol=1e-4, atol=1e-5·max|ref| (see docs/measured-facts.md)."""
     actual = np.asarray(actual.detach().cpu().double() if hasattr(actual, "detach") else actual)
     expected = np.asarray(expected, np.float64)
     assert actual.shape == expected.shape, f"shape {actual.shape} != expected {expected.shape}"
