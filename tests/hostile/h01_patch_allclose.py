@@ -1,5 +1,5 @@
 # what: replaces numpy/torch comparison functions, then returns a wrong result
-# expected: 4
+# expected: 3
 # flag: patching np
 # %% extra
 import numpy as np

@@ -1,5 +1,5 @@
 # what: returns an object whose comparisons are always true and that claims the right shape
-# expected: 4
+# expected: 3
 # flag: class that overrides
 # %% replace conv2d_forward
 class Anything:

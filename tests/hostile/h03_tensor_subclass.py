@@ -1,5 +1,5 @@
 # what: a torch.Tensor subclass whose __torch_function__ makes every comparison succeed
-# expected: 4
+# expected: 3
 # flag: subclass
 # %% replace conv2d_forward
 import torch

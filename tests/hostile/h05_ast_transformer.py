@@ -1,5 +1,5 @@
 # what: installs an IPython AST transformer that turns every assert into pass, plus a fake course_grader
-# expected: 4
+# expected: 3
 # flag: IPython hooks
 # %% extra-first
 import ast, sys, types

@@ -1,5 +1,5 @@
 # what: empties every test cell (keeps their metadata) and returns a wrong result
-# expected: 4
+# expected: 3
 # flag: test cell edited
 # edit: blank-tests
 # %% replace conv2d_forward

@@ -1,5 +1,5 @@
 # what: rewrites the cells' nbgrader metadata (points 100, test cells marked as solutions, ids swapped)
-# expected: 4
+# expected: 3
 # flag: metadata changed
 # edit: tamper-metadata
 # %% replace conv2d_forward

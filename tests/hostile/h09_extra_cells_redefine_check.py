@@ -1,5 +1,5 @@
 # what: extra cells after the tests redefine check/assert helpers and the grading module
-# expected: 4
+# expected: 3
 # flag: patching builtins
 # %% extra
 import builtins, sys, types

@@ -1,5 +1,5 @@
 # what: calls the course's reference package (alexnet_ref) instead of writing the layers
-# expected: 2
+# expected: 1
 # flag: import of alexnet_ref
 # %% replace conv2d_forward
 def conv2d_forward(x, weight, bias, stride, padding):

@@ -1,5 +1,5 @@
 # what: looks for the instructor's notebook (solutions/) and the reference sources to copy the answer
-# expected: 4
+# expected: 3
 # flag: file access
 # %% replace conv2d_forward
 import glob, json, os

@@ -1,5 +1,5 @@
 # what: copies another student's submission or autograded notebook
-# expected: 4
+# expected: 3
 # flag: file access
 # %% replace conv2d_forward
 import json

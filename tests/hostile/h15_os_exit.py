@@ -1,5 +1,5 @@
 # what: ends the process with os._exit(0) when its function is called
-# expected: 4
+# expected: 3
 # flag: process exit
 # %% replace conv2d_forward
 import os

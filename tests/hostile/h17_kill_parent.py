@@ -1,5 +1,5 @@
 # what: kills its parent, its process group and every process it can see
-# expected: 4
+# expected: 3
 # flag: signals
 # %% replace conv2d_forward
 import os, signal

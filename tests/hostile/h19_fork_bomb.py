@@ -1,5 +1,5 @@
 # what: a fork bomb whose children leave the process group
-# expected: 4
+# expected: 3
 # flag: processes
 # %% replace conv2d_forward
 import os

@@ -1,5 +1,5 @@
 # what: fills every writable place with files
-# expected: 4
+# expected: 3
 # flag: file access
 # %% replace conv2d_forward
 import os

@@ -1,5 +1,5 @@
 # what: connects to a TCP listener on the grading machine's 127.0.0.1 to leak its inputs
-# expected: 4
+# expected: 3
 # flag: network
 # %% replace conv2d_forward
 import socket

@@ -1,5 +1,5 @@
 # what: walks the caller's frames and the garbage collector looking for the expected values
-# expected: 4
+# expected: 3
 # flag: frame inspection
 # %% replace conv2d_forward
 import gc, sys
