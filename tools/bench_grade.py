@@ -12,7 +12,12 @@ submissions twice, side by side:
 * ours: ``python -m course_grader grade <id>`` (2 sandbox workers, every protection on).
 
 It prints notebooks per minute for both and their ratio, checks that both give every student
-the same total, and writes ``bench-results/grade.json``.
+the same total, and writes ``bench-results/grade.json``.  Then (unless ``--no-attackers``) it
+grades the first assignment's class again with one attacker per class of attack added (a
+top-level cell that ignores signals and sleeps, one blocked in C, a memory bomb, an output
+bomb), with the default limits, and prints that time next to the honest class's: every limit is
+enforced from outside the student's process, so the target is the honest time plus about one
+per-cell limit (the two workers wait out the two hung notebooks side by side).
 """
 from __future__ import annotations
 
@@ -93,6 +98,32 @@ def synthesise(course: Path, aid: str, n: int) -> dict[str, str]:
     return kinds
 
 
+ATTACKS = {
+    "attack-hang": "import signal, time\nfor s in (signal.SIGALRM, signal.SIGTERM, signal.SIGINT):\n"
+                   "    signal.signal(s, signal.SIG_IGN)\ntime.sleep(10 ** 6)\n",
+    "attack-c-block": "import signal, time\nsignal.pthread_sigmask(signal.SIG_BLOCK, set(signal.Signals))\n"
+                      "time.sleep(10 ** 6)\n",
+    "attack-memory": "hog = []\nwhile True:\n    hog.append(bytearray(1 << 28))\n",
+    "attack-output": "import sys\nfor _ in range(20_000):\n    sys.stdout.write('x' * 65536)\n    "
+                     "sys.stderr.write('y' * 65536)\n",
+}
+ATTACK_SCORES = {"attack-hang": 0.0, "attack-c-block": 0.0}  # the others keep their correct functions' points
+
+
+def add_attackers(course: Path, aid: str, like: str) -> list[str]:
+    """One correct submission per attack, with the attack in a first, top-level cell."""
+    nb = json.loads((course / "submitted" / like / aid / f"{aid}.ipynb").read_text())
+    for student, code in ATTACKS.items():
+        sub = copy.deepcopy(nb)
+        sub["cells"].insert(0, {"cell_type": "code", "execution_count": None, "metadata": {}, "outputs": [],
+                                "source": code})
+        d = course / "submitted" / student / aid
+        d.mkdir(parents=True, exist_ok=True)
+        (d / f"{aid}.ipynb").write_text(json.dumps(sub, indent=1))
+        (d / "timestamp.txt").write_text("2026-11-28 10:00:00.000000 UTC")
+    return list(ATTACKS)
+
+
 def totals(course: Path, aid: str) -> dict[str, float]:
     import sqlite3
     db = sqlite3.connect(str(course / "gradebook.db"))
@@ -136,6 +167,7 @@ def main(argv=None) -> int:
     parser.add_argument("--assignments", nargs="+", default=["conv1", "pool1", "fc8"])
     parser.add_argument("--feedback", action="store_true", help="include feedback generation in our time")
     parser.add_argument("--keep", action="store_true", help="keep the temporary course folder")
+    parser.add_argument("--no-attackers", action="store_true", help="skip the class-with-attackers row")
     parser.add_argument("--out", type=Path, default=ROOT / "bench-results" / "grade.json")
     args = parser.parse_args(argv)
 
@@ -199,11 +231,32 @@ def main(argv=None) -> int:
         for r in rows:
             for s, (a, b) in list(r["score_differences"].items())[:5]:
                 print(f"  {r['assignment']} {s}: stock {a} vs ours {b}", file=sys.stderr)
+        attack = None
+        if not args.no_attackers:
+            aid = args.assignments[0]
+            honest = totals(course, aid)
+            like = next(s for s, k in sorted(kinds[aid].items()) if k == "correct")
+            attackers = add_attackers(course, aid, like)
+            print(f"{aid}: the class again with {len(attackers)} attackers, default limits ...", file=sys.stderr)
+            t_attack = run_ours(course, [aid], args.feedback)
+            after = totals(course, aid)
+            changed = {s: (honest[s], after.get(s)) for s in honest if after.get(s) != honest[s]}
+            wrong = {s: after.get(s) for s in attackers if after.get(s) != ATTACK_SCORES.get(s, honest[like])}
+            t_honest = next(r["ours_s"] for r in rows if r["assignment"] == aid)
+            from course_grader.sandbox import Limits
+            cell_s = Limits().cells_s
+            print(f"{'class with attackers':<22}{len(kinds[aid]) + len(attackers):>4} notebooks {t_attack:8.1f} s   "
+                  f"honest class {t_honest:.1f} s + {t_attack - t_honest:.1f} s (target: about one per-cell limit, "
+                  f"{cell_s:g} s); honest grades {'unchanged' if not changed else f'CHANGED {changed}'}; "
+                  f"attackers {'scored as expected' if not wrong else f'UNEXPECTED {wrong}'}")
+            attack = {"assignment": aid, "honest_s": t_honest, "with_attackers_s": round(t_attack, 2),
+                      "extra_s": round(t_attack - t_honest, 2), "cells_s": cell_s, "attackers": attackers,
+                      "honest_changed": changed, "attacker_scores": {s: after.get(s) for s in attackers}}
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(json.dumps({"rows": rows, "total": {"notebooks": n_all, "stock_s": t_stock,
                                         "ours_s": t_ours, "ratio": t_stock / t_ours, "ours_one_run_s": t_one,
-                                        "ratio_one_run": t_stock / t_one, "one_run_scores_identical": same}},
-                                       indent=1))
+                                        "ratio_one_run": t_stock / t_one, "one_run_scores_identical": same},
+                                        "attackers": attack}, indent=1))
         print(f"wrote {args.out}", file=sys.stderr)
     finally:
         if args.keep:
