@@ -18,6 +18,7 @@ forward functions of :mod:`alexnet_ref.layers` do.
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 
 from .layers import (_check_conv, _check_lrn, _check_pool, _channel_window_sum, _require_ndim,
                      _require_tensor, _shape)
@@ -58,7 +59,7 @@ def conv2d_backward(dout: torch.Tensor, x: torch.Tensor, weight: torch.Tensor, s
     out_h, out_w = _check_conv(layer, x, weight, None, stride, padding)
     n, c, h, w = x.shape
     _require_like(layer, "dout", dout, (n, weight.shape[0], out_h, out_w), "the forward output [N, K, H', W']")
-    padded = torch.nn.functional.pad(x, (padding, padding, padding, padding))
+    padded = F.pad(x, (padding, padding, padding, padding))
     dpadded = torch.zeros_like(padded)
     dweight = torch.zeros_like(weight)
     fh, fw = weight.shape[2:]
