@@ -1,4 +1,4 @@
-# AlexNet, layer by layer / AlexNet, từng lớp một
+# AlexNet, layer by layer / AlexNet, từng tầng một
 # `make book` builds the book, `make test` runs every test; both set up what they need.
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
