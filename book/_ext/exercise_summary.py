@@ -123,7 +123,7 @@ _WORDS = {
         "total": "Bài tập có {n} phần, tổng cộng {points} điểm:",
         "part": "Phần {letter} ({points} điểm)",
         "write": "viết", "set": "gán", "and": "và",
-        "tests": "Ngay dưới mỗi phần, các ô kiểm tra hiển thị (dòng đầu bắt đầu bằng “Check that …”) chạy "
+        "tests": "Ngay dưới mỗi phần, các ô kiểm thử hiển thị (dòng đầu bắt đầu bằng “Check that …”) chạy "
                  "hàm của bạn trên những ví dụ nhỏ và so với PyTorch hoặc với giá trị tính tay. Bài tập không "
                  "dùng `alexnet_ref`: một hàm gọi đến `alexnet_ref` được 0 điểm. Khi bạn nộp bài, bộ chấm của "
                  "giảng viên chạy thêm các bài kiểm thử ẩn trên cùng những hàm và biến đó, nên hãy viết đúng cho "
