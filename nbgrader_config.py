@@ -38,6 +38,10 @@ class ShortTracebacks(Preprocessor):
 
 c = get_config()  # noqa: F821 (provided by nbgrader when it loads this file)
 
+# Feedback says how an answer is wrong, never the expected value; True shows expected values too
+# (read by course_grader.messages.show_expected on both grading paths).
+c.CourseGrader.show_expected = False
+
 c.CourseDirectory.root = os.path.dirname(os.path.abspath(__file__))
 c.CourseDirectory.course_id = "alexnet-layer-by-layer"
 c.CourseDirectory.source_directory = "solutions"

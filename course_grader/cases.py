@@ -589,8 +589,7 @@ def _allclose(expected: np.ndarray, actual, tol: dict, show: bool = False):
 def _expected_note(expected: str):
     """Shown only when the instructor opted in (``c.CourseGrader.show_expected = True``)."""
     from . import messages as M
-    note = M.say("expected_is", expected=expected)
-    return M.Text(" " + note.vi, " " + note.en)
+    return M.say("expected_is", expected=expected)
 
 
 def _exact_message(expected, actual):

@@ -22,7 +22,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import flags as _flags
+from . import messages as _msg
 from . import notebook as _nb
+from . import policy
 from .sandbox import Limits, NotebookOutcome, Zygote
 
 GRADER_VERSION = "1"
@@ -144,32 +146,23 @@ def prepare_notebook(submission: dict, source: dict, student: str, assignment: s
     tests = _nb.test_cells(source)
     seed = seed_for(secret, student, assignment)
     with AST_LOCK:
-        fsrc = _function_sources(cells)
+        trees = policy.parse_cells([c["source"] for c in cells])
         refs = _uses_reference(cells)
     plans, parts = [], []
     for tc in tests:
         spec = C.SPECS.get(tc.grade_id)
         if spec is None:
-            plans.append((tc, None, [], f"{tc.grade_id}: the course has no hidden test for this cell"))
-            continue
-        static = ""
-        for fn, patterns in spec.banned.items():
-            with AST_LOCK:
-                used = C.banned_uses(fsrc[fn], fn, patterns) if fn in fsrc else []
-            if used:
-                static = f"{tc.grade_id}: " + C.banned_message(fn, ", ".join(used))
-                break
-            if refs:
-                static = (f"{tc.grade_id}: the notebook uses alexnet_ref, the course's reference "
-                          f"solution (cell {refs[0]}); this part scores 0.")
-                break
-        if static:
-            plans.append((tc, spec, [], static))
+            plans.append((tc, None, [], str(_msg.say("unknown_test", name=tc.grade_id))))
             continue
         import warnings
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             case_list = spec.cases(seed)
+        with AST_LOCK:
+            static = C.static_failure(tc.grade_id, spec, case_list, trees, refs)
+        if static:
+            plans.append((tc, spec, [], static))
+            continue
         plans.append((tc, spec, case_list, ""))
         parts.append({"calls": case_list, "banned": spec.banned})
     found = _nb.tampering(submission, source) + _flags.scan_cells(cells)
@@ -207,24 +200,22 @@ def grade_notebook(zygote: Zygote, submission: dict, source: dict, student: str,
 
 
 def _judge(C, grade_id, case_list, po, outcome) -> tuple[bool, str]:
+    from . import messages as M
     if po.results is None or len(po.results) != len(case_list):
-        why = po.problem or "the part returned no results"
-        hint = ""
+        message = M.say("no_results", why=po.problem or "—")
         if outcome.cell_errors:
-            e = outcome.cell_errors[0]
-            hint = f" (cell {e['cell']} raised {e['error']}: {e['message']})"
-        return False, f"{grade_id}: {why}{hint}"
+            message = message + M.cell_raised(outcome.cell_errors[0])
+        return False, M.part(grade_id, "", message)
     for case, actual in zip(case_list, po.results):
         try:
             ok, message = C.compare(case, actual)
         except Exception as err:  # a result shaped to break the comparison fails, never passes
-            ok, message = False, f"the result could not be compared ({type(err).__name__})"
+            ok, message = False, M.say("not_comparable", error=type(err).__name__)
         if ok is not True:
             if isinstance(actual, tuple) and actual and actual[0] == "raised" and actual[1] == "NameError" \
                     and outcome.cell_errors:
-                e = outcome.cell_errors[0]
-                message += f" (cell {e['cell']} raised {e['error']}: {e['message']})"
-            return False, f"{grade_id}: {case.what}: {message}"
+                message = message + M.cell_raised(outcome.cell_errors[0])
+            return False, M.part(grade_id, case.what, message)
     return True, ""
 
 

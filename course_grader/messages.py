@@ -59,8 +59,12 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "en": "The course has no hidden test {name} (unknown test).",
     },
     "cell_raised": {
-        "vi": "(ô định nghĩa {cell} báo lỗi {error}: {message})",
-        "en": "(the cell that defines {cell} raised {error}: {message})",
+        "vi": "(ô {cell} báo lỗi {error}: {message})",
+        "en": "(the cell {cell} raised {error}: {message})",
+    },
+    "cell_raised_added": {
+        "vi": "(một ô bạn thêm vào báo lỗi {error}: {message})",
+        "en": "(a cell you added raised {error}: {message})",
     },
     "no_results": {
         "vi": "Phần này không trả về kết quả nào ({why}).",
@@ -214,7 +218,7 @@ class Text(str):
 
     def __add__(self, other):
         if isinstance(other, Text):
-            return Text(f"{self.vi} {other.vi}", f"{self.en} {other.en}")
+            return Text(f"{self.vi} {other.vi.lstrip()}".strip(), f"{self.en} {other.en.lstrip()}".strip())
         return Text(self.vi + str(other), self.en + str(other))
 
 
@@ -236,6 +240,21 @@ def part(grade_id: str, what: str, text) -> str:
     """A failed test cell: its name, what it checked, then the message in both languages."""
     head = f"{grade_id}: {what}" if what else grade_id
     return head + "\n" + str(text)
+
+
+def cell_name(label: str) -> str:
+    """A cell named by the function or variable it defines (its nbgrader grade_id), not by its index."""
+    name = str(label).rpartition(":")[2]
+    return name if name and not name.isdigit() and not name.startswith("src") else "?"
+
+
+def cell_raised(error: dict) -> Text:
+    """Why a cell the part depends on did not define what it should."""
+    name = cell_name(error.get("cell", ""))
+    fields = {"error": error.get("error", "error"), "message": str(error.get("message", ""))[:300]}
+    if name == "?":
+        return say("cell_raised_added", **fields)
+    return say("cell_raised", cell=name, **fields)
 
 
 def describe(value) -> tuple[str, str]:

@@ -500,3 +500,38 @@ def test_tolerance_ratio_is_reported():
     ok, message = C.compare(case, np.array([1.0, 2.5]), show_expected=False)
     ratio = 0.5 / (1e-5 * 2.0 + 1e-4 * 2.0)
     assert not ok and f"{ratio:.3g}" in message and math.isfinite(ratio)
+
+
+# --------------------------------------------------------------------------- through the sandboxed grader
+def _planted_body(name: str, function: str) -> str:
+    """The planted file as one solution cell (its module-level constants dropped)."""
+    text = (HERE / name).read_text(encoding="utf-8")
+    return "\n".join(line for line in text.splitlines() if not line.startswith(("ASSIGNMENT", "BREAKS")))
+
+
+def test_sandboxed_grader_applies_the_same_policy(tmp_path):
+    from tests.grader_course import make_course, make_submission, require_sandbox
+    require_sandbox()
+    from course_grader.grade import grade_assignment
+    from course_grader.sandbox import Limits
+
+    root = make_course(tmp_path / "course")
+    make_submission(root, "own_helper", overrides={
+        "conv2d_forward": _planted_body("correct/conv2d_convolution_helper.py", "conv2d_forward")})
+    make_submission(root, "evader", overrides={
+        "relu": _planted_body("wrong/relu_disabled_impl.py", "relu")})
+    make_submission(root, "aliased", overrides={
+        "conv2d_forward": _planted_body("wrong/conv2d_alias.py", "conv2d_forward")})
+    result = grade_assignment("conv1", root=root, workers=1, limits=Limits(part_s=30.0, cells_s=30.0),
+                              feedback=False, progress=False)
+    verdicts = result["verdicts"]
+    own = verdicts["own_helper"]
+    assert own.score == own.max_score, [(p.grade_id, p.message) for p in own.parts if p.score < p.points]
+    for student, broken in (("evader", {"test_relu_values", "test_relu_errors"}),
+                            ("aliased", {"test_conv2d_forward_shape", "test_conv2d_forward_values",
+                                         "test_conv2d_forward_errors"})):
+        failed = {p.grade_id: p.message for p in verdicts[student].parts if p.score < p.points}
+        assert set(failed) == broken, (student, failed)
+        for gid, message in failed.items():
+            flat = " ".join(message.split())
+            assert "[vi]" in flat and "0 điểm" in flat and "scores 0" in flat, message
