@@ -335,3 +335,49 @@ def test_backward_errors_name_the_function_and_the_shapes(fn, args, fragment):
 def test_lrn_backward_rejects_a_bad_window():
     with pytest.raises(ValueError, match="local_response_norm_backward: n must be a positive integer, got 0"):
         A.local_response_norm_backward(t(1, 4, 2, 2), t(1, 4, 2, 2), n=0)
+
+
+# ---- the classic mistakes are told apart from the reference ----------------------------------
+
+def _pool_to_every_element(dout, x, f=3, s=2):
+    dx = torch.zeros_like(x)
+    for i in range(dout.shape[2]):
+        for j in range(dout.shape[3]):
+            dx[:, :, i * s:i * s + f, j * s:j * s + f] += dout[:, :, i, j, None, None]
+    return dx
+
+
+def _pool_windows_overwritten(dout, x, f=3, s=2):
+    dx = torch.zeros_like(x)
+    for i in range(dout.shape[2]):
+        for j in range(dout.shape[3]):
+            window = x[:, :, i * s:i * s + f, j * s:j * s + f]
+            dx[:, :, i * s:i * s + f, j * s:j * s + f] = (window == window.amax((2, 3), keepdim=True)) \
+                * dout[:, :, i, j, None, None]
+    return dx
+
+
+def _unstable_cross_entropy(logits, labels):
+    e = torch.exp(logits)
+    probs = e / e.sum(1, keepdim=True)
+    loss = -torch.log(probs[torch.arange(len(labels)), labels]).mean()
+    dlogits = probs.clone()
+    dlogits[torch.arange(len(labels)), labels] -= 1
+    return loss, dlogits / len(labels)
+
+
+def test_classic_mistakes_are_far_from_the_reference():
+    x, dpool = distinct(2, 3, 9, 9), torch.randn(2, 3, 4, 4, dtype=F64)
+    want = A.max_pool2d_backward(dpool, x)
+    assert rel_error(_pool_to_every_element(dpool, x), want) > 1e-2
+    assert rel_error(_pool_windows_overwritten(dpool, x), want) > 1e-2
+
+    dout, mask = torch.randn(4, 50, dtype=F64), torch.rand(4, 50) >= 0.5
+    assert rel_error(dout * mask, A.dropout_backward(dout, mask, 0.5)) > 1e-2          # not rescaled
+
+    logits, labels = torch.randn(8, 10, dtype=F64), torch.randint(0, 10, (8,))
+    huge = logits * 1e4
+    bad_loss, bad_grad = _unstable_cross_entropy(huge, labels)
+    good_loss, good_grad = A.softmax_cross_entropy(huge, labels)
+    assert not (torch.isfinite(bad_loss) and torch.isfinite(bad_grad).all())
+    assert torch.isfinite(good_loss) and torch.isfinite(good_grad).all()
