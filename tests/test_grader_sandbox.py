@@ -218,3 +218,99 @@ def test_result_huge_after_upcast_is_refused_with_a_message(short_zygote):
     out = short_zygote.run_notebook([{"label": "0", "source": src}], [{"calls": [bomb]}, {"calls": [_double_case()]}])
     assert out.parts[0].results is None and f"at most {MAX_ELEMENTS}" in out.parts[0].problem, out.parts[0]
     assert out.parts[1].results[0].tolist() == [0, 2, 4], f"the part after the refused one: {out.parts[1]}"
+
+
+# --------------------------------------------------------------------------- nothing left behind
+def _children(pid: int) -> set[int]:
+    out = set()
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            try:
+                with open(f"/proc/{d}/stat") as f:
+                    if int(f.read().rsplit(")", 1)[1].split()[1]) == pid:
+                        out.add(int(d))
+            except (OSError, ValueError, IndexError):
+                pass
+    return out
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+@pytest.fixture(scope="module")
+def hung_course(tmp_path_factory):
+    from tests.grader_course import make_course, make_submission
+    require_sandbox()
+    course = make_course(tmp_path_factory.mktemp("interrupted") / "course")
+    make_submission(course, "ana", "solution")
+    hang = "import signal, time\nsignal.pthread_sigmask(signal.SIG_BLOCK, set(signal.Signals))\ntime.sleep(10_000)\n"
+    make_submission(course, "hung1", "solution", extra=[("extra-first", hang)])
+    make_submission(course, "hung2", "solution", extra=[("extra-first", hang)])
+    return course
+
+
+@pytest.mark.parametrize("sig,when", [("SIGINT", "mid-run"), ("SIGKILL", "start-up")])
+def test_interrupted_run_leaves_nothing_behind(hung_course, sig, when):
+    import glob
+    import signal
+    import subprocess
+    import sys
+    import time
+    before = set(glob.glob("/tmp/grader-child-*"))
+    proc = subprocess.Popen([sys.executable, "-m", "course_grader", "grade", "conv1", "--root", str(hung_course),
+                             "--quiet", "--force"], cwd=hung_course, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+    sandboxes: set[int] = set()
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and len(sandboxes) < 2:
+        sandboxes |= _children(proc.pid)
+        time.sleep(0.05)
+    assert len(sandboxes) >= 2, f"the grader did not start its two sandboxes: {sandboxes}"
+    if when == "mid-run":
+        time.sleep(15)  # the sandboxes are up and both hung notebooks are running
+    assert proc.poll() is None, f"the run ended before the {sig}: {proc.communicate()}"
+    proc.send_signal(getattr(signal, sig))
+    try:
+        out, err = proc.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        raise AssertionError(f"the grader did not stop within 60 s of {sig}")
+    time.sleep(1)
+    left = sorted(set(glob.glob("/tmp/grader-child-*")) - before)
+    assert not left, f"left behind after {sig} at {when}: {left}"
+    alive = sorted(p for p in sandboxes if _alive(p))
+    assert not alive, f"sandbox processes {alive} outlived the grader after {sig} at {when}"
+    if sig == "SIGINT":
+        assert "Traceback" not in err, f"Ctrl-C printed a traceback:\n{err[-2000:]}"
+
+
+def test_trusted_side_gives_up_one_phase_after_the_last_report():
+    # a zygote that reports a cell start, then falls silent: the trusted side must not wait for the
+    # notebook's whole budget (50 cells, 10 parts: over 1,000 s with these limits)
+    import json as _json
+    import subprocess
+    import sys
+    import time
+    from course_grader.sandbox import KILL_GRACE_S, TRUSTED_SLACK_S, SandboxError
+    tick = _json.dumps({"op": "tick", "phase": "cell", "i": 0, "blobs": []}).encode()
+    script = (f"import os, struct, time\nh = {tick!r}\nos.write(1, struct.pack('<Q', len(h)) + h)\n"
+              "time.sleep(600)\n")
+    lim = Limits(cells_s=1, part_s=60, notebook_s=600)
+    z = Zygote(0, lim)
+    z.proc = subprocess.Popen([sys.executable, "-c", script], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, bufsize=0)
+    try:
+        assert lim.worst_case_s(50, 10) > 600
+        t0 = time.monotonic()
+        with pytest.raises(SandboxError):
+            z._wait_done(50, 10)
+        took = time.monotonic() - t0
+    finally:
+        z.close_proc()
+    bound = lim.cells_s + KILL_GRACE_S + TRUSTED_SLACK_S
+    assert took < bound + 10, f"the trusted side waited {took:.0f} s for a silent zygote (bound {bound:g} s)"
