@@ -80,6 +80,12 @@ HERE = Path(__file__).resolve().parent
 CHILD = HERE / "sandbox_child.py"
 BASE_UID = 61000
 
+# Enforced by the zygote (see sandbox_child.relay); the trusted side waits a little longer.
+SETUP_S = 10.0        # the notebook process's confinement, before its first cell
+KILL_GRACE_S = 2.0    # past a cell's limit, the notebook's own SIGALRM gets this long to stop the cell politely
+PART_SLACK_S = 3.0    # the notebook process stops a part at part_s; the zygote kills it at part_s + this
+TRUSTED_SLACK_S = 20.0  # the trusted side restarts a zygote this late past what it must have reported
+
 # The student side of course_grader.cases: what call_student needs and nothing else.
 STUDENT_NAMES = ("Gen", "Device", "Raises", "Case", "_torch", "to_plain", "_to_student", "_matches",
                  "_qualified", "_tripwire", "_device_probe", "_timing_call", "banned_message", "call_student")
