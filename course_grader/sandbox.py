@@ -25,22 +25,23 @@ What holds (each is exercised by ``tests/test_grader_*.py`` and ``tests/hostile/
   gives byte-identical results, skips what is already recorded, and resumes after a kill.
 * The sandbox (bubblewrap: as an ordinary user in an unprivileged user namespace, or as root
   followed by ``setpriv`` to an unprivileged host uid per worker; no capabilities,
-  ``no_new_privs``) has its own pid, network, IPC, UTS, cgroup and mount namespaces; its file system holds read-only binds of ``/usr``, the Python
-  installation and the virtualenv only: no repository (so no ``alexnet_ref``,
-  ``course_grader.cases``, ``solutions/``, submissions, gradebook or secret), no network
-  but an unconnected loopback.  Each notebook runs in further nested user, pid, mount and
-  IPC namespaces (pid 1 is the notebook process, so every process it starts dies with it),
-  with a private size-limited tmpfs on ``/tmp`` and ``/dev/shm``, an empty ``/proc``, and
-  rlimits on CPU time, address space, file size, open files and processes; each graded part
-  runs in its own forked process, and everything left in the namespace is killed after each
-  part.  Every wall limit (per cell, per notebook, per part) is enforced by the zygote on its
-  own clock with SIGKILL of the notebook's pid namespace, so a cell that ignores or blocks
-  signals or is blocked in C costs its own limit; this process waits at most one phase's limit
-  past the zygote's last report (:meth:`Zygote._wait_done`).
-* What comes back is bounded before it is parsed or decoded (:func:`decode_blob`: JSON bytes,
-  values, depth, strings, number of arrays, elements per array, decoded bytes per notebook).  A crash, ``os._exit``, signal, hang (signals
+  ``no_new_privs``) has its own pid, network, IPC, UTS, cgroup and mount namespaces; its file
+  system holds read-only binds of ``/usr``, the Python installation and the virtualenv only:
+  no repository (so no ``alexnet_ref``, ``course_grader.cases``, ``solutions/``, submissions,
+  gradebook or secret), no network but an unconnected loopback.  Each notebook runs in further
+  nested user, pid, mount and IPC namespaces (pid 1 is the notebook process, so every process
+  it starts dies with it), with a private size-limited tmpfs on ``/tmp`` and ``/dev/shm``, an
+  empty ``/proc``, and rlimits on CPU time, address space, file size, open files and
+  processes; each graded part runs in its own forked process, and everything left in the
+  namespace is killed after each part.  A crash, ``os._exit``, signal, hang (signals
   ignored), fork, memory, disk or output bomb, or monkeypatch inside one graded part costs
   that part only; the zygote that forks the sandboxes never runs student code.
+* Every wall limit (per cell, per notebook, per part) is enforced by the zygote on its own
+  clock, with SIGKILL of the notebook's pid namespace: a cell that ignores or blocks signals,
+  or is blocked in C, costs its own limit.  This process waits at most one phase's limit past
+  the zygote's last report (:meth:`Zygote._wait_done`), never the notebook's whole budget.
+* What comes back is bounded before it is parsed or decoded (:func:`decode_blob`: JSON bytes,
+  values, depth, strings, number of arrays, elements per array, decoded bytes per notebook).
 * Scores never depend on printed output or stderr.  Flags (never a score change) name the
   cell and line of code that touches the grading machinery: a static scan of the student's
   cells on the trusted side, plus runtime audit-hook events and a diff of numpy, torch and
@@ -53,9 +54,10 @@ sandbox's runtime reports (audit events, the banned-operator tripwire of
 ``course_grader.cases``) can be suppressed by hostile code and are advisory, while the
 static scans on the trusted side are not; a student who computes the right answer by any
 means inside the sandbox gets the points, except where the AST scan of the function finds a
-banned library operator; a top-level cell that crashes, or hangs past its limit with signals ignored, loses
-the rest of its notebook (later cells not run, parts 0), as a dead kernel does in stock nbgrader; inputs of a case are
-visible to the student's function by design (only expected values stay hidden).
+banned library operator; a top-level cell that crashes, or hangs past its limit with signals
+ignored, loses the rest of its notebook (later cells not run, parts 0), as a dead kernel does
+in stock nbgrader; inputs of a case are visible to the student's function by design (only
+expected values stay hidden).
 
 Implementation notes: the zygote (:mod:`course_grader.sandbox_child`, copied alone into the
 sandbox) imports torch once per worker; each notebook costs forks, not an interpreter start.
