@@ -32,6 +32,12 @@ ATTRS = {
     "execv": "running programs", "execve": "running programs", "execvp": "running programs",
     "spawnv": "running programs", "posix_spawn": "running programs", "environ": "environment (detecting the grader)",
     "getenv": "environment (detecting the grader)", "modules": None, "exit": None, "setrecursionlimit": None,
+    "DisableTorchFunction": "torch dispatch switched off (hides operators from the grader)",
+    "DisableTorchFunctionSubclass": "torch dispatch switched off (hides operators from the grader)",
+    "_disabled_torch_function_impl": "torch dispatch switched off (hides operators from the grader)",
+    "_DisableTorchDispatch": "torch dispatch switched off (hides operators from the grader)",
+    "_pop_torch_function_stack": "torch dispatch switched off (hides operators from the grader)",
+    "_pop_mode": "torch dispatch switched off (hides operators from the grader)",
 }
 BUILTIN_CALLS = {"open": "file access", "eval": "dynamic code", "exec": "dynamic code", "compile": "dynamic code",
                  "__import__": "import tricks", "globals": "namespace access", "setattr": None,

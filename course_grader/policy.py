@@ -169,13 +169,22 @@ class _Module:
 
     def _note_dynamic(self, stmt):
         """Top-level code that can rebind names behind the scan's back (``globals()[...] = ...``, exec)."""
+        def namespace(node):
+            return (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
+                    and node.func.id in ("globals", "vars", "locals")) or \
+                (isinstance(node, ast.Attribute) and node.attr in ("__dict__", "__globals__"))
+
         for node in ast.walk(stmt):
-            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)):
-                continue
             if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and \
-                    node.func.id in ("globals", "exec", "eval", "vars", "locals", "__import__", "setattr"):
+                    node.func.id in ("exec", "eval", "compile", "__import__", "setattr"):
                 self.top_dynamic.append(node)
-            elif isinstance(node, ast.Attribute) and node.attr in ("__dict__", "modules", "__globals__"):
+            elif isinstance(node, ast.Subscript) and isinstance(node.ctx, (ast.Store, ast.Del)) and \
+                    namespace(node.value):
+                self.top_dynamic.append(node)
+            elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and \
+                    node.func.attr in ("update", "setdefault", "__setitem__", "pop") and namespace(node.func.value):
+                self.top_dynamic.append(node)
+            elif isinstance(node, ast.Attribute) and node.attr == "modules" and _chain(node)[0] == "sys":
                 self.top_dynamic.append(node)
 
 
