@@ -64,8 +64,20 @@ c.GenerateFeedback.preprocessors = [
     "nbgrader.preprocessors.GetGrades",
     "nbgrader.preprocessors.ClearHiddenTests",
     ShortTracebacks,
+    "course_grader.inert.InertStudentContent",
     "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
 ]
+# Student markdown and outputs are shown as text (InertStudentContent above; the autograded
+# notebooks that formgrader opens are made inert when they are written).  Formulas render offline:
+# the feedback template embeds the local MathJax (node_modules/mathjax, `make mathjax`).
+import nbgrader as _nbgrader  # noqa: E402
+from course_grader.offline_math import TEMPLATES as _TEMPLATES  # noqa: E402
+
+# Scoped to GenerateFeedback's exporter: formgrader's HTMLExporter keeps its own template.
+c.GenerateFeedback.HTMLExporter.template_name = "feedback_offline"
+c.GenerateFeedback.HTMLExporter.extra_template_basedirs = [
+    str(_TEMPLATES), os.path.join(os.path.dirname(_nbgrader.__file__), "server_extensions", "formgrader", "templates")]
+c.GenerateFeedback.HTMLExporter.filters = {"offline_mathjax": "course_grader.offline_math.offline_mathjax"}
 
 # Autograding: the full forward pass of forward_gpu takes seconds, a student's
 # loop implementation more; a cell that runs longer than this scores 0.

@@ -94,11 +94,21 @@ def cells_to_run(submission_nb: dict, source_nb: dict) -> list[dict]:
     return [c for _, c in emitted]
 
 
+def _insert_in_place(cells: list, cell: dict, before: list):
+    """Insert ``cell`` right after the last of ``cells`` whose grade_id is among ``before``'s."""
+    ids = {str(_meta(c).get("grade_id")) for c in before if _meta(c).get("grade_id")}
+    at = 0
+    for k, c in enumerate(cells):
+        if str(_meta(c).get("grade_id", "")) in ids:
+            at = k + 1
+    cells.insert(at, cell)
+
+
 def restored_notebook(submission_nb: dict, source_nb: dict) -> dict:
     """The submission with every locked cell (test cells included) put back as in the source.
 
-    Cells are kept in the submission's order; source cells the student deleted are appended
-    at their source position; cell outputs are cleared.
+    Cells are kept in the submission's order; a source cell the student deleted comes back
+    right after the source cell that precedes it; cell outputs are cleared.
     """
     import copy
     nb = copy.deepcopy(submission_nb)
@@ -127,6 +137,7 @@ def restored_notebook(submission_nb: dict, source_nb: dict) -> dict:
             cell["outputs"] = []
             cell["execution_count"] = None
         cells.append(cell)
+    src_cells = source_nb.get("cells", [])
     for gid, (i, scell) in sorted(by_id.items(), key=lambda t: t[1][0]):
         if gid not in seen:
             cell = copy.deepcopy(scell)
@@ -134,7 +145,7 @@ def restored_notebook(submission_nb: dict, source_nb: dict) -> dict:
                 cell["source"] = "raise NotImplementedError()"
             if cell.get("cell_type") == "code":
                 cell["outputs"] = []
-            cells.insert(min(i, len(cells)), cell)
+            _insert_in_place(cells, cell, src_cells[:i])
     nb["cells"] = cells
     nb["metadata"] = source_nb.get("metadata", nb.get("metadata", {}))
     return nb
@@ -153,8 +164,39 @@ def _visible(source: str) -> str:
     return "\n".join(out).strip()
 
 
-def tampering(submission_nb: dict, source_nb: dict) -> list[dict]:
-    """Flags for locked cells (tests included) that the submission deleted, edited or re-labelled."""
+def _points(meta: dict):
+    try:
+        return float(meta.get("points", 0) or 0)
+    except (TypeError, ValueError):
+        return meta.get("points")
+
+
+def _as_released(cell: dict) -> bool:
+    """Whether the cell's nbgrader checksum still matches it: the cell is as a release wrote it.
+
+    A submission made from an earlier release carries that release's points with a matching
+    checksum (nbgrader's ``compute_checksum``: source, kind, flags, id, points); points edited
+    by hand do not match.
+    """
+    meta = _meta(cell)
+    if not meta.get("checksum"):
+        return False
+    try:
+        import nbformat
+        from nbgrader.utils import compute_checksum
+        node = nbformat.from_dict({**cell, "source": _source(cell)})  # as nbformat.read joins it
+        return compute_checksum(node) == meta["checksum"]
+    except Exception:
+        return False
+
+
+def tampering(submission_nb: dict, released_nb: dict) -> list[dict]:
+    """Flags for locked cells (tests included) that the submission deleted, edited or re-labelled.
+
+    ``released_nb`` is the notebook the students were given (``release/<id>/<id>.ipynb``); the
+    source notebook may stand in for it (hidden blocks are ignored).  A change of points by a
+    re-release after the student downloaded the notebook is not tampering.
+    """
     sub = {}
     cells = submission_nb.get("cells", []) if isinstance(submission_nb.get("cells"), list) else []
     for j, cell in enumerate(cells):
@@ -163,7 +205,7 @@ def tampering(submission_nb: dict, source_nb: dict) -> list[dict]:
             if gid:
                 sub.setdefault(gid, (j, cell))
     out = []
-    for i, scell in enumerate(source_nb.get("cells", [])):
+    for i, scell in enumerate(released_nb.get("cells", [])):
         smeta = _meta(scell)
         gid = smeta.get("grade_id")
         if not gid or smeta.get("solution"):
@@ -174,11 +216,46 @@ def tampering(submission_nb: dict, source_nb: dict) -> list[dict]:
             continue
         j, cell = sub[gid]
         meta = _meta(cell)
-        changed = [k for k in ("grade", "solution", "locked", "points") if meta.get(k) != smeta.get(k)
-                   and not (k == "points" and not smeta.get("grade"))]
+        changed = [k for k in ("grade", "solution", "locked") if bool(meta.get(k)) != bool(smeta.get(k))]
+        if smeta.get("grade") and _points(meta) != _points(smeta) and not _as_released(cell):
+            changed.append("points")
         if changed:
             out.append({"cell": f"{j}:{gid}", "line": 0, "what": f"{kind} metadata changed",
                         "detail": ", ".join(changed)})
         if cell.get("cell_type") == "code" and _visible(_source(cell)) != _visible(_source(scell)):
             out.append({"cell": f"{j}:{gid}", "line": 0, "what": f"{kind} edited", "detail": str(gid)})
     return out
+
+
+def apply_verdict(nb: dict, parts, reference_nb: dict) -> dict:
+    """The graded notebook both front-ends write: every test cell present, with its verdict as output.
+
+    ``parts`` are the verdicts (``grade_id``, ``points``, ``score``, ``message``).  A test cell the
+    submission lacks is put back from ``reference_nb`` (the released notebook, so no hidden block)
+    at its place there, so nbgrader's SaveAutoGrades, the feedback and the report see the same
+    verdict; a failed part gets an error output (nbgrader scores it 0), a passed one no output.
+    Returns a new notebook.
+    """
+    import copy
+    nb = copy.deepcopy(nb)
+    by_id = {v.grade_id: v for v in parts}
+    cells = [c for c in nb.get("cells", []) if isinstance(c, dict)]
+    present = {str(_meta(c).get("grade_id")) for c in cells if _meta(c).get("grade_id")}
+    ref_cells = reference_nb.get("cells", []) if isinstance(reference_nb, dict) else []
+    for i, rcell in enumerate(ref_cells):
+        rmeta = _meta(rcell)
+        gid = str(rmeta.get("grade_id", "") or "")
+        if gid in by_id and gid not in present and rcell.get("cell_type") == "code" and is_test(rmeta):
+            _insert_in_place(cells, copy.deepcopy(rcell), ref_cells[:i])
+            present.add(gid)
+    for cell in cells:
+        meta = _meta(cell)
+        gid = str(meta.get("grade_id", "") or "")
+        if cell.get("cell_type") == "code" and gid in by_id and is_test(meta):
+            v = by_id[gid]
+            cell["execution_count"] = None
+            cell["outputs"] = [] if v.score >= v.points else [
+                {"output_type": "error", "ename": "AssertionError", "evalue": v.message,
+                 "traceback": [f"AssertionError: {v.message}"]}]
+    nb["cells"] = cells
+    return nb
