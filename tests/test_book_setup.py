@@ -147,8 +147,13 @@ def test_students_wheel_holds_only_alexnet_ref(tmp_path):
     assert requires == deps, f"{wheel.name} requires {requires}, pyproject.toml's runtime dependencies are {deps}"
 
 
-def test_page_notebooks_are_the_pages_without_pairing_metadata():
+@pytest.mark.parametrize("lang", LANGS)
+def test_page_notebooks_are_the_pages_in_their_language(lang):
     page_notebooks = _load_ext("page_notebooks")
-    nb = page_notebooks.page_notebook(BOOK / "en" / "02_conv1.md")
+    nb = page_notebooks.page_notebook(BOOK / lang / "02_conv1.md")
     assert "jupytext" not in nb.metadata
-    assert [c.source for c in nb.cells if c.cell_type == "code"] == code_cells(read_page("en", "02_conv1"))
+    code = [c.source for c in nb.cells if c.cell_type == "code"]
+    assert code[1:] == code_cells(read_page(lang, "02_conv1")), "the download should hold the page's code cells"
+    namespace = {}
+    exec(code[0], namespace)
+    assert namespace["os"].environ.pop("ALEXNET_LANG") == lang, f"the first cell should set ALEXNET_LANG={lang}"

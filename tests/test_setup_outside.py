@@ -47,6 +47,7 @@ pytestmark = pytest.mark.slow
 # What book/<lang>/00b_setup.md installs; jupyterlab's kernel is ipykernel, all nbclient needs.
 PAGE_INSTALLS = ("torch", "numpy", "matplotlib", "ipykernel")
 CHAPTER = "02_conv1"
+CHAPTER_LANG = "vi"  # the download sets ALEXNET_LANG: a Vietnamese page must print Vietnamese anywhere
 
 
 def _load_page_notebooks():
@@ -165,7 +166,7 @@ def student_kernel(installed, tmp_path, monkeypatch):
 
 def test_a_downloaded_chapter_notebook_runs_outside_the_repository(installed, student_kernel):
     python, work, env = installed
-    nb = _load_page_notebooks().page_notebook(BOOK / "en" / f"{CHAPTER}.md")
+    nb = _load_page_notebooks().page_notebook(BOOK / CHAPTER_LANG / f"{CHAPTER}.md")
     target = work / f"{CHAPTER}.ipynb"
     nbformat.write(nb, target)
     nb = nbformat.read(target, as_version=4)
@@ -178,6 +179,8 @@ def test_a_downloaded_chapter_notebook_runs_outside_the_repository(installed, st
     code = [c for c in nb.cells if c.cell_type == "code"]
     not_run = [i for i, c in enumerate(code) if c.get("execution_count") is None]
     assert code and not not_run, f"{CHAPTER}.ipynb: code cells {not_run} of {len(code)} were not executed"
+    printed = "".join(o.get("text", "") for c in code for o in c.get("outputs", []))
+    assert "trọng số" in printed, f"the vi page printed in another language outside the book:\n{printed[:500]}"
 
 
 def test_a_released_exercise_notebook_needs_nothing_more(installed, student_kernel):

@@ -4,7 +4,9 @@ The pages are MyST-Markdown notebooks; the theme offers an ``.ipynb`` download o
 page context names one (``ipynb_source``).  For each page under ``book/vi`` or ``book/en`` that
 has code cells, this writes the page converted by jupytext, without outputs, to
 ``_sources/<page>.ipynb`` in the HTML output and names it in the context, before the theme adds
-its download buttons (priority 501).  The set-up page tells students to download it;
+its download buttons (priority 501).  In the book a page's code learns its language from the
+folder it runs in (``alexnet_ref.lang``); a downloaded notebook runs anywhere, so it starts with
+a cell that sets ``ALEXNET_LANG`` to the page's language.  The set-up page tells students to download it;
 ``tests/test_setup_outside.py`` runs the same conversion outside the repository.
 """
 from __future__ import annotations
@@ -12,15 +14,24 @@ from __future__ import annotations
 from pathlib import Path
 
 import jupytext
+import nbformat
 from sphinx.application import Sphinx
 
 LANGS = ("vi", "en")
+
+
+def language_cell(lang: str) -> str:
+    return f'import os\n\nos.environ["ALEXNET_LANG"] = "{lang}"  # the language of what the cells print'
 
 
 def page_notebook(md_path: Path):
     """The page as a notebook without jupytext's pairing metadata (what a student downloads)."""
     nb = jupytext.read(md_path, fmt="md:myst")
     nb.metadata.pop("jupytext", None)
+    lang = md_path.parent.name
+    if lang in LANGS and any(cell.cell_type == "code" for cell in nb.cells):
+        first = next(i for i, cell in enumerate(nb.cells) if cell.cell_type == "code")
+        nb.cells.insert(first, nbformat.v4.new_code_cell(language_cell(lang)))
     return nb
 
 
