@@ -6,18 +6,18 @@ labels spelled in the page's language, the corrections of the errata in both lan
 reference for every work the text cites.
 """
 import ast
-import json
 import re
+from html.parser import HTMLParser
 
 import pytest
 import yaml
 
 from alexnet_ref import lang as page_lang_module
-from tests.book_pages import (BOOK, LANGS, PAGES, ROOT, code_cells, display_equations, markdown, prose,
+from tests.book_pages import (BOOK, HTML, LANGS, PAGES, ROOT, code_cells, display_equations, markdown, prose,
                               read_page)
 
 VI_PAGES = [p for p in PAGES if (BOOK / "vi" / f"{p}.md").exists()]
-EXECUTED = ROOT / "_build" / "jupyter_execute" / "book" / "vi"
+BUILT = HTML / "book" / "vi"
 
 
 def _vi_prose(page):
@@ -80,6 +80,12 @@ def test_vietnamese_pages_use_one_term_for_the_source_and_no_calques(page):
     text = _vi_prose(page).casefold()
     found = {bad: good for bad, good in WRONG_TERMS.items() if bad in text}
     assert not found, f"book/vi/{page}.md: replace {found}"
+
+
+@pytest.mark.parametrize("page", VI_PAGES)
+def test_vietnamese_pages_say_gia_tri_kich_hoat_for_an_activation(page):
+    found = re.findall(r".{0,30}\bactivations?\b(?! map).{0,20}", _vi_prose(page))
+    assert not found, f"book/vi/{page}.md: 'activation' (glossary: giá trị kích hoạt): {found}"
 
 
 def test_the_glossary_uses_one_term_for_the_source():
@@ -221,20 +227,37 @@ def test_figure_labels_use_mathtext_for_tensor_names(page):
     assert not figure_text, f"book/vi/{page}.md: tensor names in figure text outside mathtext: {figure_text}"
 
 
+class _CellOutputs(HTMLParser):
+    """The text of every <div class="cell_output"> of a built page (printed text and tables)."""
+
+    def __init__(self):
+        super().__init__()
+        self.depth, self.parts = 0, []
+
+    def handle_starttag(self, tag, attrs):
+        if tag == "div" and (self.depth or "cell_output" in (dict(attrs).get("class") or "")):
+            self.depth += 1
+        elif tag in ("tr", "br") and self.depth:
+            self.parts.append("\n")
+
+    def handle_endtag(self, tag):
+        if tag == "div" and self.depth:
+            self.depth -= 1
+            if not self.depth:
+                self.parts.append("\n")
+
+    def handle_data(self, data):
+        if self.depth:
+            self.parts.append(data)
+
+
 def _executed_outputs(page):
-    path = EXECUTED / f"{page}.ipynb"
+    path = BUILT / f"{page}.html"
     if not path.exists():
         pytest.skip(f"{path.relative_to(ROOT)} not built (make book executes the pages)")
-    nb = json.loads(path.read_text(encoding="utf-8"))
-    texts = []
-    for cell in nb["cells"]:
-        for out in cell.get("outputs", []):
-            if out.get("output_type") == "stream":
-                texts.append("".join(out["text"]))
-            for mime in ("text/markdown", "text/html"):
-                if mime in out.get("data", {}):
-                    texts.append("".join(out["data"][mime]))
-    return "\n".join(texts)
+    parser = _CellOutputs()
+    parser.feed(path.read_text(encoding="utf-8"))
+    return "".join(parser.parts)
 
 
 # Messages of the reference implementation and of Python/torch themselves are not the page's text.
@@ -245,7 +268,17 @@ FOREIGN_LINE = re.compile(r"Error|Exception|^torch \d|tensor\(|torch\.Size|\*\* 
 def test_executed_vietnamese_pages_print_vietnamese_numbers(page):
     lines = [line for line in _executed_outputs(page).splitlines() if not FOREIGN_LINE.search(line)]
     bad = _english_numbers("\n".join(lines))
-    assert not bad, f"_build/jupyter_execute/book/vi/{page}.ipynb prints English number format: {bad}"
+    assert not bad, f"_build/html/book/vi/{page}.html prints English number format: {bad}"
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_twin_pages_are_executed_separately(page):
+    """The build caches an execution by the code and the kernelspec; twins have the same code, so
+    without different kernelspecs one language's outputs would be shown on both pages."""
+    specs = {lang: read_page(lang, page).metadata.get("kernelspec", {}) for lang in LANGS}
+    assert specs["vi"].get("name") == specs["en"].get("name") == "python3", specs
+    assert specs["vi"] != specs["en"], (f"{page}: identical kernelspecs {specs['vi']}: the vi page would reuse "
+                                        "the en page's cached outputs (give book/vi a display_name such as 'Python 3 (vi)')")
 
 
 # --- alexnet_ref.lang ----------------------------------------------------------------------------
