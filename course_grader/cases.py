@@ -25,7 +25,7 @@ Two ways to run a case:
   written to stderr, which nbgrader would count as a failure;
 * out of process (the course's sandboxed grader): the student side needs only
   :func:`call_student` (which imports torch and numpy, never ``alexnet_ref``),
-  the trusted side :meth:`TestSpec.cases`, :func:`banned_uses` and
+  the trusted side :meth:`TestSpec.cases`, :func:`static_failure` and
   :func:`compare`.  ``call_student(fn, case, banned=())`` returns plain data,
   ``("raised", type name, message)`` or ``("banned", torch name, message)``
   (the runtime tripwire fired); :func:`compare` turns both tuples into a
@@ -45,13 +45,23 @@ Student-facing conventions checked here
 * Invalid input must raise ``ValueError``, like :mod:`alexnet_ref`; where
   :mod:`alexnet_ref` names the function in its message the case requires the
   student's message to name it too.
-* Operators an exercise asks for may not be taken from the library: each
-  :class:`TestSpec` lists, per function, the banned torch names (fnmatch
-  patterns such as ``"max_pool*"``).  They are found twice: by an AST scan of
-  the function's source (:func:`banned_uses`) and by a runtime tripwire (a
-  ``TorchFunctionMode`` that sees every torch function the student's code
-  calls, aliases and ``nn`` modules included).  Using one, or ``alexnet_ref``,
-  scores 0 for every test cell of that function, with a message saying why.
+* Operators an exercise asks for may not be taken from a library: each
+  :class:`TestSpec` lists, per function, the banned names (fnmatch patterns
+  such as ``"max_pool*"``, from the ``*_BANNED`` tuples, described for the
+  notebooks in :data:`BANNED_TEXT`; whole-operator numpy/scipy equivalents
+  such as ``np.pad`` count too, building blocks such as ``max``, ``sum``,
+  ``unfold``, ``sliding_window_view``, ``matmul`` and ``einsum`` do not).
+  :mod:`course_grader.policy` decides it from the source of every cell, over
+  everything the function can reach (its helpers, classes and aliases; the
+  student's own names are never library operators); internal operator
+  namespaces, dispatch controls and dynamic lookups cannot be verified and
+  fail the rule.  Runtime tripwires (a ``TorchFunctionMode`` and a
+  ``TorchDispatchMode`` recording the aten operators that run) are a second
+  line.  Using one, or ``alexnet_ref``, scores 0 for every test cell of that
+  function, with a message saying why.
+* Messages (:mod:`course_grader.messages`) are in Vietnamese and English and
+  say how an answer is wrong, never the expected value, unless the
+  instructor sets ``c.CourseGrader.show_expected = True``.
 
 Tolerances (measured in ``docs/measured-facts.md``)
 ---------------------------------------------------------

@@ -279,6 +279,7 @@ def short(value) -> str:
     return text if len(text) <= 120 else text[:117] + "..."
 
 
+@functools.lru_cache(maxsize=64)
 def _course_config(start: Path) -> Path | None:
     for folder in [start, *start.parents]:
         candidate = folder / "nbgrader_config.py"

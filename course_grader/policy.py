@@ -47,11 +47,13 @@ DYNAMIC_BUILTINS = frozenset({"getattr", "eval", "exec", "compile", "vars", "glo
 DYNAMIC_ATTRS = frozenset({"__dict__", "__getattribute__", "__getattr__", "__globals__", "__builtins__",
                            "__closure__", "__code__", "__wrapped__", "__self__", "__func__", "__loader__",
                            "__spec__", "f_globals", "f_locals", "f_builtins"})
-DYNAMIC_MODULES = frozenset({"importlib", "builtins", "operator", "inspect", "gc", "ctypes", "types", "sys",
-                             "pickle", "marshal", "runpy"})
-# Modules whose every name is harmless to the rule (sys.modules is not: it is caught by its attribute).
-_SAFE_DYNAMIC = {"sys": {"maxsize", "float_info", "version_info", "version", "platform"},
-                 "operator": {"add", "mul", "sub", "truediv", "floordiv", "neg", "matmul", "itemgetter"}}
+# Modules that reach code or namespaces by name: every attribute, or only those listed.
+DYNAMIC_MODULES = {"importlib": None, "inspect": None, "gc": None, "ctypes": None, "types": None, "pickle": None,
+                   "marshal": None, "runpy": None,
+                   "builtins": frozenset(DYNAMIC_BUILTINS | {"__dict__"}),
+                   "operator": frozenset({"attrgetter", "methodcaller"}),
+                   "sys": frozenset({"modules", "_getframe", "_current_frames", "settrace", "setprofile",
+                                     "meta_path", "path_hooks"})}
 
 
 @dataclass(frozen=True)
@@ -184,8 +186,10 @@ class _Module:
             elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and \
                     node.func.attr in ("update", "setdefault", "__setitem__", "pop") and namespace(node.func.value):
                 self.top_dynamic.append(node)
-            elif isinstance(node, ast.Attribute) and node.attr == "modules" and _chain(node)[0] == "sys":
-                self.top_dynamic.append(node)
+            elif isinstance(node, ast.Subscript) and isinstance(node.value, ast.Attribute) and \
+                    node.value.attr == "modules" and _chain(node.value)[0] == "sys" and not (
+                        isinstance(node.slice, ast.Constant) and node.slice.value != "__main__"):
+                self.top_dynamic.append(node)       # sys.modules["__main__"] is the notebook's namespace
 
 
 class _Scanner:
@@ -234,8 +238,8 @@ class _Scanner:
         if any(p in DISPATCH_CONTROLS for p in parts):
             self.add("unverifiable", node, "dispatch", text)
             return
-        if root in DYNAMIC_MODULES and not (len(parts) > 1 and parts[1] in _SAFE_DYNAMIC.get(root, ())) \
-                and len(parts) > 1:
+        if root in DYNAMIC_MODULES and len(parts) > 1 and (DYNAMIC_MODULES[root] is None
+                                                           or parts[1] in DYNAMIC_MODULES[root]):
             self.add("unverifiable", node, "dynamic", text)
             return
         if any(p in DYNAMIC_ATTRS for p in parts):
