@@ -7,7 +7,10 @@ same weights and input:
   ``nn.ReLU``, ``nn.LocalResponseNorm(5, alpha=5e-4, beta=0.75, k=2)``, ``nn.MaxPool2d``,
   ``nn.Flatten``, ``nn.Linear``, ``nn.Dropout``, ``nn.Softmax``) in eval mode;
 * ``baseline channels_last``: the baseline with model and input in channels_last;
-* ``AlexNet``: ``alexnet_ref.AlexNet`` in eval mode;
+* ``AlexNet``: ``alexnet_ref.AlexNet`` in eval mode (its default ``fast=True`` path, see
+  ``alexnet_ref.fast``);
+* ``AlexNet fast=False``: the same module running its plain teaching forward pass, which
+  shows what ``alexnet_ref.fast`` buys;
 * ``alexnet_forward``: the functional ``alexnet_ref.alexnet_forward``;
 * ``baseline compile`` / ``AlexNet compile``: ``torch.compile`` of the two modules
   (batch 8 only by default: the first call compiles for 10-20 s);
@@ -105,6 +108,7 @@ def bench(device: torch.device, batches: list[int], reps: int, compile_batches: 
     torch.manual_seed(0)
     gflop_per_image = 2 * alexnet_ref.total_macs() / 1e9
     model = alexnet_ref.AlexNet(seed=0).eval().to(device)
+    plain = alexnet_ref.AlexNet(seed=0, fast=False).eval().to(device)
     base = baseline_sequential(model).to(device)
     base_cl = baseline_sequential(model).to(device, memory_format=torch.channels_last)
     params = model.state_dict()
@@ -125,6 +129,7 @@ def bench(device: torch.device, batches: list[int], reps: int, compile_batches: 
                 BASELINE: lambda: base(x),
                 "baseline channels_last": lambda: base_cl(x_cl),
                 "AlexNet": lambda: model(x),
+                "AlexNet fast=False": lambda: plain(x),
                 "alexnet_forward": lambda: alexnet_ref.alexnet_forward(x, params),
             }
             if batch in compile_batches:
@@ -200,7 +205,7 @@ def table(result: dict) -> str:
                  "(same-round baseline / matmul)")
     lines.append("rel diff: largest difference of the probabilities from the baseline's, relative to "
                  "their largest value (float32 rounding: ~1e-6)")
-    for variant in ("AlexNet", "alexnet_forward"):
+    for variant in ("AlexNet", "AlexNet fast=False", "alexnet_forward"):
         rows = [r for r in result["rows"] if r["variant"] == variant]
         lines.append(f"{variant} vs baseline: " + ", ".join(
             f"x{r['vs_baseline']:.2f} at batch {r['batch']} ({100 * r['fraction_of_mm']:.0f} % of mm)"
