@@ -535,3 +535,24 @@ def test_sandboxed_grader_applies_the_same_policy(tmp_path):
         for gid, message in failed.items():
             flat = " ".join(message.split())
             assert "[vi]" in flat and "0 điểm" in flat and "scores 0" in flat, message
+
+
+def test_kernel_check_reads_the_cells_ipython_ran():
+    """Under nbgrader the test cell calls check(..., globals()) in IPython: the cells come from ``In``."""
+    from IPython.core.interactiveshell import InteractiveShell
+    shell = InteractiveShell.instance()
+    try:
+        shell.run_cell("import torch\nimport torch.nn.functional as F\n%matplotlib --list\n", store_history=True)
+        shell.run_cell("pool = F.max_pool2d\n", store_history=True)
+        shell.run_cell(_planted_body("correct/pool_maxpool_layer.py", "max_pool2d_forward"), store_history=True)
+        ok = shell.run_cell("from course_grader.cases import check\ncheck('test_max_pool2d_forward_values', "
+                            "globals())\n", store_history=True)
+        assert ok.error_in_exec is None, ok.error_in_exec
+        shell.run_cell("def helper(x, f, s):\n    return pool(x, f, s)\n\n"
+                       "def max_pool2d_forward(x, f=3, s=2):\n    return helper(x, f, s)\n", store_history=True)
+        bad = shell.run_cell("check('test_max_pool2d_forward_values', globals())\n", store_history=True)
+        message = " ".join(str(bad.error_in_exec).split())
+        assert isinstance(bad.error_in_exec, AssertionError) and "pool (torch.nn.functional.max_pool2d)" in message, \
+            message
+    finally:
+        InteractiveShell.clear_instance()
