@@ -556,3 +556,11 @@ def test_kernel_check_reads_the_cells_ipython_ran():
             message
     finally:
         InteractiveShell.clear_instance()
+
+
+def test_switching_dispatch_off_is_flagged_for_the_instructor():
+    from course_grader import flags
+    found = flags.scan_source("import torch\n\ndef relu(x):\n    with torch._C.DisableTorchFunction():\n"
+                              "        return x.clamp(min=0)\n", "relu")
+    assert [f["line"] for f in found if "dispatch switched off" in f["what"]] == [4], found
+    assert not flags.scan_source("def relu(x):\n    return x.clamp(min=0)\n", "relu")
