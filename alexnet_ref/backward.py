@@ -31,7 +31,9 @@ def _require_like(layer: str, name: str, t, shape: tuple[int, ...], what: str) -
 
 
 def relu_backward(dout: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-    """ReLU's gradient: dx = dout where x > 0, and 0 where x <= 0.  Any shape.
+    """Gradient of :func:`~alexnet_ref.layers.relu` (CONV1 chapter): dx = dout where x > 0, else 0.
+
+    dout and x have the same (any) shape; x is the ReLU's input.
 
     At the kink x = 0 the gradient is taken as 0, as in ``torch.nn.functional.relu``.
     """

@@ -58,8 +58,8 @@ def conv_layout(x: torch.Tensor) -> torch.Tensor:
 def relu_(x: torch.Tensor) -> torch.Tensor:
     """ReLU overwriting x (a layer's own output) unless autograd records; then out of place."""
     if _records_graph(x):
-        return torch.clamp_min(x, 0)
-    return x.clamp_min_(0)
+        return torch.relu(x)
+    return x.relu_()
 
 
 def max_pool2d(x: torch.Tensor, f: int, s: int) -> torch.Tensor:

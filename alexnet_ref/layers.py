@@ -69,9 +69,9 @@ def conv2d_forward(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | N
 
 
 def relu(x: torch.Tensor) -> torch.Tensor:
-    """ReLU, f(x) = max(0, x), element-wise; any shape."""
+    """ReLU, f(x) = max(0, x), element-wise; any shape.  Its gradient at the kink x = 0 is 0."""
     _require_tensor("relu", "x", x)
-    return torch.clamp_min(x, 0)
+    return torch.relu(x)
 
 
 def local_response_norm(a: torch.Tensor, n: int = 5, k: float = 2.0,
