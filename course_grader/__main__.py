@@ -25,29 +25,48 @@ def main(argv=None) -> int:
     g.add_argument("--part-timeout", type=float, default=None, help="seconds per graded part")
     g.add_argument("--quiet", action="store_true", help="no progress line")
     args = parser.parse_args(argv)
-    from .grade import grade_assignments
+    from .grade import RunError, grade_assignments
     from .sandbox import Limits
     limits = Limits()
     if args.part_timeout:
         limits.part_s = args.part_timeout
-    results = grade_assignments(args.assignments, root=args.root, workers=args.workers, limits=limits,
-                                feedback=not args.no_feedback, progress=not args.quiet, force=args.force,
-                                students=args.student)
+    try:
+        results = grade_assignments(args.assignments, root=args.root, workers=args.workers, limits=limits,
+                                    feedback=not args.no_feedback, progress=not args.quiet, force=args.force,
+                                    students=args.student)
+    except KeyboardInterrupt:
+        # every student recorded so far is whole (see grade.record); the next run resumes after them
+        print("\ngrade: interrupted; re-run to resume", file=sys.stderr)
+        return 130
+    except RunError as err:
+        print(err, file=sys.stderr)
+        return err.code
     for aid, res in results.items():
         verdicts = res["verdicts"]
         print(f"{aid}: graded {len(res['graded'])}, unchanged since the last run {len(res['skipped'])}; "
               f"backup {res['backup']}; feedback {res['feedback']}; csv {res['csv']}")
+        for why, sids in sorted(res.get("regraded", {}).items()):
+            print(f"  regraded {len(sids)}: {why}")
         for sid in sorted(verdicts):
             v = verdicts[sid]
             line = f"  {sid}: {v.score:g}/{v.max_score:g}"
+            if v.errors:
+                line += f"  errors ({len(v.errors)}): " + "; ".join(
+                    f"cell {e['cell']} line {e['line']}: {e['what']}" for e in v.errors[:4])
             if v.flags:
                 line += f"  FLAGGED ({len(v.flags)}): " + "; ".join(
                     f"cell {f['cell']} line {f['line']}: {f['what']}" for f in v.flags[:4])
             print(line)
-        for sid, err in res["errors"].items():
+        if res["errors"]:
+            print(f"{aid}: {len(res['errors'])} not graded (listed in {res.get('report')}):", file=sys.stderr)
+        for sid, err in sorted(res["errors"].items()):
             print(f"  {sid}: {err}", file=sys.stderr)
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:  # before the run started
+        print("\ngrade: interrupted; re-run to resume", file=sys.stderr)
+        sys.exit(130)

@@ -21,11 +21,14 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from . import fingerprint as _fp
 from . import flags as _flags
+from . import inert as _inert
+from . import late as _late
+from . import intake as _in
 from . import messages as _msg
 from . import notebook as _nb
-from . import policy
-from .sandbox import Limits, NotebookOutcome, Zygote
+from .sandbox import Limits, NotebookOutcome, PartOutcome, Zygote
 
 GRADER_VERSION = "1"
 ROOT = Path(__file__).resolve().parent.parent
@@ -75,6 +78,11 @@ class NotebookVerdict:
     cell_errors: list[dict]
     autograded: dict
     seconds: float = 0.0
+    errors: list[dict] = None  # honest errors (syntax errors, exceptions in cells): never flags
+
+    def __post_init__(self):
+        if self.errors is None:
+            self.flags, self.errors = split_errors(self.flags, self.cell_errors)
 
     @property
     def score(self) -> float:
@@ -85,16 +93,26 @@ class NotebookVerdict:
         return sum(p.points for p in self.parts)
 
 
+def split_errors(found: list[dict], cell_errors: list[dict]) -> tuple[list[dict], list[dict]]:
+    """``(flags, errors)``: a syntax error or an exception in a cell is a mistake, not tampering."""
+    flags = [f for f in found if f.get("what") != "syntax error"]
+    errors = [f for f in found if f.get("what") == "syntax error"]
+    parsed = {e["cell"] for e in errors}  # the cell's SyntaxError at run time is the same error
+    errors += [{"cell": e.get("cell", ""), "line": 0, "what": f"{e.get('error', 'error')} raised",
+                "detail": str(e.get("message", ""))[:160]} for e in cell_errors
+               if not (e.get("error") == "SyntaxError" and e.get("cell", "") in parsed)]
+    return flags, errors
+
+
 def _function_sources(cells: list[dict]) -> dict[str, str]:
     """The last top-level definition of each function in the cells that run."""
     from .sandbox_child import strip_magics
     out = {}
     for cell in cells:
-        text = strip_magics(cell["source"])
-        try:
-            tree = ast.parse(text)
-        except SyntaxError:
+        tree = _in.parse_cell(cell["source"])
+        if tree is None:
             continue
+        text = strip_magics(cell["source"])
         for node in tree.body:
             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
                 out[node.name] = ast.get_source_segment(text, node) or ""
@@ -106,10 +124,8 @@ def _uses_reference(cells: list[dict]) -> list[str]:
     for cell in cells:
         if not cell.get("student"):
             continue
-        from .sandbox_child import strip_magics
-        try:
-            tree = ast.parse(strip_magics(cell["source"]))
-        except SyntaxError:
+        tree = _in.parse_cell(cell["source"])
+        if tree is None:
             continue
         for node in ast.walk(tree):
             if isinstance(node, ast.Import):
@@ -135,10 +151,16 @@ class Prepared:
     parts: list
     flags: list
     t0: float
+    release: dict | None = None
 
 
-def prepare_notebook(submission: dict, source: dict, student: str, assignment: str, secret: bytes) -> Prepared:
-    """Cells to run, static checks and the hidden cases (with their expected values, kept here)."""
+def prepare_notebook(submission: dict, source: dict, student: str, assignment: str, secret: bytes,
+                     release: dict | None = None) -> Prepared:
+    """Cells to run, static checks and the hidden cases (with their expected values, kept here).
+
+    ``release`` is the notebook the student was given: tampering flags compare with it (the
+    source stands in when there is none) and a deleted test cell comes back from it.
+    """
     from . import cases as C
     from ._astlock import AST_LOCK
     t0 = time.monotonic()
@@ -146,7 +168,7 @@ def prepare_notebook(submission: dict, source: dict, student: str, assignment: s
     tests = _nb.test_cells(source)
     seed = seed_for(secret, student, assignment)
     with AST_LOCK:
-        trees = policy.parse_cells([c["source"] for c in cells])
+        trees = [t for t in (_in.parse_cell(c["source"]) for c in cells) if t is not None]
         refs = _uses_reference(cells)
     plans, parts = [], []
     for tc in tests:
@@ -165,8 +187,32 @@ def prepare_notebook(submission: dict, source: dict, student: str, assignment: s
             continue
         plans.append((tc, spec, case_list, ""))
         parts.append({"calls": case_list, "banned": spec.banned})
-    found = _nb.tampering(submission, source) + _flags.scan_cells(cells)
-    return Prepared(submission, source, student, assignment, cells, plans, parts, found, t0)
+    found = _nb.tampering(submission, release or source) + _flags.scan_cells(cells)
+    return Prepared(submission, source, student, assignment, cells, plans, parts, found, t0, release)
+
+
+LEAK_FLAG = "solution notebook submitted"
+
+
+def prepare_leaked(source: dict, student: str, assignment: str, why: str, release: dict | None = None) -> Prepared:
+    """A submission that carries the instructor's solutions or hidden tests: 0 on every part, flagged.
+
+    Nothing of it runs, and its autograded notebook (hence its feedback) is the released stub
+    notebook, never the solutions it carried.
+    """
+    message = f"{LEAK_FLAG}: {why}; not graded, 0 points (ask the instructor)"
+    plans = [(tc, None, [], f"{tc.grade_id}: {message}") for tc in _nb.test_cells(source)]
+    stub = {"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
+    found = [{"cell": "-", "line": 0, "what": LEAK_FLAG, "detail": why}]
+    return Prepared(stub, source, student, assignment, [], plans, [], found, time.monotonic(), release)
+
+
+def _stub_solutions(nb: dict) -> dict:
+    for cell in nb.get("cells", []):
+        if _nb._meta(cell).get("solution"):
+            cell["source"] = ("# YOUR CODE HERE\nraise NotImplementedError()" if cell.get("cell_type") == "code"
+                              else "YOUR ANSWER HERE")
+    return nb
 
 
 def run_prepared(zygote: Zygote, p: Prepared) -> NotebookOutcome:
@@ -183,19 +229,21 @@ def finish_notebook(p: Prepared, outcome: NotebookOutcome) -> NotebookVerdict:
         if static or spec is None:
             verdicts.append(PartVerdict(tc.grade_id, tc.points, 0.0, static))
             continue
-        po = outcome.parts[k]
+        po = outcome.parts[k] if k < len(outcome.parts) else PartOutcome(None, {}, [], "the part returned nothing")
         k += 1
         found += _flags.runtime_flags(po.events, tc.grade_id)
         ok, message = _judge(C, tc.grade_id, case_list, po, outcome)
         verdicts.append(PartVerdict(tc.grade_id, tc.points, tc.points if ok else 0.0, "" if ok else message))
-    graded = _autograded(p.submission, p.source, verdicts, outcome.cell_errors)
+    graded = _autograded(p.submission, p.source, verdicts, p.release)
+    if any(f.get("what") == LEAK_FLAG for f in p.flags):
+        graded = _stub_solutions(graded)
     return NotebookVerdict(p.student, p.assignment, verdicts, found, outcome.cell_errors, graded,
                            time.monotonic() - p.t0)
 
 
 def grade_notebook(zygote: Zygote, submission: dict, source: dict, student: str, assignment: str,
-                   secret: bytes) -> NotebookVerdict:
-    p = prepare_notebook(submission, source, student, assignment, secret)
+                   secret: bytes, release: dict | None = None) -> NotebookVerdict:
+    p = prepare_notebook(submission, source, student, assignment, secret, release)
     return finish_notebook(p, run_prepared(zygote, p))
 
 
@@ -212,25 +260,27 @@ def _judge(C, grade_id, case_list, po, outcome) -> tuple[bool, str]:
         except Exception as err:  # a result shaped to break the comparison fails, never passes
             ok, message = False, M.say("not_comparable", error=type(err).__name__)
         if ok is not True:
-            if isinstance(actual, tuple) and actual and actual[0] == "raised" and actual[1] == "NameError" \
+            if not isinstance(message, str):
+                message = M.say("not_comparable", error=type(message).__name__)
+            if isinstance(actual, tuple) and len(actual) > 1 and isinstance(actual[0], str) \
+                    and isinstance(actual[1], str) and actual[0] == "raised" and actual[1] == "NameError" \
                     and outcome.cell_errors:
-                message = message + M.cell_raised(outcome.cell_errors[0])
+                message = M.Text(getattr(message, "vi", message), getattr(message, "en", message)) \
+                    + M.cell_raised(outcome.cell_errors[0])
             return False, M.part(grade_id, case.what, message)
     return True, ""
 
 
-def _autograded(submission, source, verdicts, cell_errors) -> dict:
-    nb = _nb.restored_notebook(submission, source)
-    by_id = {v.grade_id: v for v in verdicts}
-    for cell in nb["cells"]:
-        meta = _nb._meta(cell)
-        gid = meta.get("grade_id")
-        if cell.get("cell_type") == "code" and gid in by_id and _nb.is_test(meta):
-            v = by_id[gid]
-            if v.score < v.points:
-                cell["outputs"] = [{"output_type": "error", "ename": "AssertionError", "evalue": v.message,
-                                    "traceback": [f"AssertionError: {v.message}"]}]
-    return nb
+def _autograded(submission, source, verdicts, release=None) -> dict:
+    nb = _nb.apply_verdict(_nb.restored_notebook(submission, source), verdicts, release or source)
+    return _inert.inert_notebook(nb, release or source)
+
+
+def report_of(verdict: NotebookVerdict, **extra) -> dict:
+    """grader-report.json of one notebook, the same on both front-ends."""
+    return {**extra, "score": verdict.score, "max_score": verdict.max_score,
+            "parts": [vars(p) for p in verdict.parts], "flags": verdict.flags, "errors": verdict.errors,
+            "cell_errors": verdict.cell_errors}
 
 
 # --------------------------------------------------------------------------- a class
@@ -244,6 +294,7 @@ class CourseLayout:
     db_url: str = ""
     course_id: str = ""
     config: object = None
+    release: str = "release"
 
     @classmethod
     def load(cls, root: Path | None = None) -> "CourseLayout":
@@ -259,7 +310,7 @@ class CourseLayout:
         return cls(course_root, cd.get("source_directory", "source"), cd.get("submitted_directory", "submitted"),
                    cd.get("autograded_directory", "autograded"), cd.get("feedback_directory", "feedback"),
                    cd.get("db_url") or f"sqlite:///{course_root / 'gradebook.db'}", cd.get("course_id", ""),
-                   cfg_file if cfg_file.is_file() else None)
+                   cfg_file if cfg_file.is_file() else None, cd.get("release_directory", "release"))
 
     def full_config(self):
         """nbgrader's whole configuration (executes nbgrader_config.py; imports what it imports)."""
@@ -285,16 +336,46 @@ class CourseLayout:
     def source_nb(self, aid: str) -> Path:
         return self.root / self.source / aid / f"{aid}.ipynb"
 
+    def release_nb(self, aid: str) -> dict | None:
+        """The notebook released to the students (``release/<aid>/<aid>.ipynb``), when there is one."""
+        try:
+            nb = json.loads((self.root / self.release / aid / f"{aid}.ipynb").read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+        return nb if isinstance(nb, dict) else None
+
     def submissions(self, aid: str) -> list[tuple[str, Path]]:
+        return self.scan_submissions(aid)[0]
+
+    def scan_submissions(self, aid: str) -> tuple[list[tuple[str, Path]], dict[str, str]]:
+        """``([(student, notebook path)], {student: why refused})`` of the folders in ``submitted/``.
+
+        A folder counts as a submission of ``aid`` when it holds ``<aid>/`` (or is a link); it is
+        refused when its name is not a plain id, when any step of its path is a symlink, when the
+        notebook is missing, not a regular file or over the intake's file size limit.
+        """
         base = self.root / self.submitted
         if not base.is_dir():
-            return []
-        out = []
+            return [], {}
+        ok, refused = [], {}
         for student in sorted(os.listdir(base)):
-            p = base / student / aid / f"{aid}.ipynb"
-            if p.is_file():
-                out.append((student, p))
-        return out
+            top = base / student
+            if not (os.path.islink(top) or os.path.lexists(top / aid)):
+                continue
+            why = _in.check_submission_path(base, student, aid)
+            p = top / aid / f"{aid}.ipynb"
+            if not why and p.stat().st_size > _in.LIMITS.file_bytes:
+                why = (f"the notebook file is {p.stat().st_size / (1 << 20):.1f} MB, over the limit of "
+                       f"{_in.LIMITS.file_bytes >> 20} MB")
+            if why:
+                refused[student] = f"refused: {why}"
+            else:
+                ok.append((student, p))
+        return ok, refused
+
+
+_LAYOUT_KEYS = {"root", "source_directory", "release_directory", "submitted_directory", "autograded_directory", "feedback_directory",
+                "db_url", "course_id"}
 
 
 def _course_directory_settings(cfg_file: Path) -> dict:
@@ -312,7 +393,7 @@ def _course_directory_settings(cfg_file: Path) -> dict:
             keep.append(node)
         elif isinstance(node, ast.Assign) and len(node.targets) == 1:
             t = node.targets[0]
-            if isinstance(t, ast.Attribute) and isinstance(t.value, ast.Attribute) \
+            if isinstance(t, ast.Attribute) and t.attr in _LAYOUT_KEYS and isinstance(t.value, ast.Attribute) \
                     and t.value.attr == "CourseDirectory" and isinstance(t.value.value, ast.Name) \
                     and t.value.value.id == "c":
                 keep.append(node)
@@ -349,18 +430,58 @@ def backup_gradebook(layout: CourseLayout, keep: int = 5) -> Path | None:
 
 
 def _timestamp(path: Path):
-    ts = path.parent / "timestamp.txt"
-    if ts.is_file():
+    text = _in.read_timestamp(path)
+    if text:
         from nbgrader.utils import parse_utc
         try:
-            return parse_utc(ts.read_text().strip())
+            return parse_utc(text)
         except Exception:
             return None
     return None
 
 
-def record(layout: CourseLayout, verdict: NotebookVerdict, sub_path: Path, gb=None):
-    """Write one student's scores: a single gradebook transaction, then the autograded notebook."""
+def record(layout: CourseLayout, verdict: NotebookVerdict, sub_path: Path, gb=None, fingerprint: dict | None = None,
+           late=None):
+    """Write one student's records, all or nothing.
+
+    The autograded notebook, ``timestamp.txt`` and the report are written to temporary names
+    first (encoded so that no text can fail), then the gradebook transaction commits, then the
+    files are renamed into place, the report last: a failure before the commit rolls back and
+    removes the temporary files; an interruption after it leaves no report, so the next run
+    grades the student again.
+    """
+    aid, sid = verdict.assignment, verdict.student
+    out_dir = layout.root / layout.autograded / sid / aid
+    report = report_of(verdict, grader=GRADER_VERSION,
+                       submission_sha256=hashlib.sha256(sub_path.read_bytes()).hexdigest(),
+                       fingerprint=fingerprint or {})
+    files = [(f"{aid}.ipynb", _in.dumps(verdict.autograded, indent=1))]
+    if _in.read_timestamp(sub_path) is not None:
+        files.append(("timestamp.txt", _in.read_bounded(sub_path.parent / "timestamp.txt", 1024)))
+    files.append(("grader-report.json", _in.dumps(report, indent=1)))
+    temps = []
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        for name, data in files:
+            tmp = out_dir / f".{name}.tmp"
+            temps.append((tmp, out_dir / name))
+            tmp.write_bytes(data)
+        report["late_submission_penalty"] = _record_scores(layout, verdict, sub_path, gb, late)
+        files[-1] = ("grader-report.json", _in.dumps(report, indent=1))
+        temps[-1][0].write_bytes(files[-1][1])
+    except BaseException:
+        for tmp, _ in temps:
+            tmp.unlink(missing_ok=True)
+        raise
+    for tmp, final in temps:
+        os.replace(tmp, final)
+
+
+def _record_scores(layout: CourseLayout, verdict: NotebookVerdict, sub_path: Path, gb=None, late=None):
+    """One gradebook transaction with the student's scores and late penalty (rolled back on any failure).
+
+    Returns the late penalty written (``None``: none), by nbgrader's configured plugin (:mod:`.late`).
+    """
     import contextlib
     import warnings
     from nbgrader.api import Gradebook, MissingEntry
@@ -386,36 +507,67 @@ def record(layout: CourseLayout, verdict: NotebookVerdict, sub_path: Path, gb=No
                 continue
             grade.auto_score = float(v.score)
             grade.needs_manual_grade = False
+        penalty = None
         try:
             gb.find_submission_notebook(nb_id, aid, sid).flagged = bool(verdict.flags)
+            penalty = (late or _late.load(layout)).apply(gb, aid, sid, nb_id)
         except MissingEntry:
             pass
-        gb.db.commit()
-    out_dir = layout.root / layout.autograded / sid / aid
-    out_dir.mkdir(parents=True, exist_ok=True)
-    tmp = out_dir / f".{aid}.ipynb.tmp"
-    tmp.write_text(json.dumps(verdict.autograded, indent=1, ensure_ascii=False))
-    os.replace(tmp, out_dir / f"{aid}.ipynb")
-    for extra in (sub_path.parent / "timestamp.txt",):
-        if extra.is_file():
-            (out_dir / extra.name).write_text(extra.read_text())
-    report = {"grader": GRADER_VERSION, "submission_sha256": hashlib.sha256(sub_path.read_bytes()).hexdigest(),
-              "score": verdict.score, "max_score": verdict.max_score,
-              "parts": [vars(p) for p in verdict.parts], "flags": verdict.flags, "cell_errors": verdict.cell_errors}
-    tmp = out_dir / ".grader-report.json.tmp"
-    tmp.write_text(json.dumps(report, indent=1, ensure_ascii=False))
-    os.replace(tmp, out_dir / "grader-report.json")
+        try:
+            gb.db.commit()
+        except BaseException:
+            gb.db.rollback()
+            raise
+    return penalty
 
 
-def already_graded(layout: CourseLayout, aid: str, sid: str, sub_path: Path) -> dict | None:
-    """The report of an earlier run for the same submission bytes, when the gradebook holds its scores."""
+def course_fingerprint(layout: CourseLayout, aid: str, source: dict, release: dict | None) -> dict:
+    """The :mod:`.fingerprint` entries shared by every submission of ``aid``."""
+    rows = layout.query("SELECT duedate FROM assignment WHERE name = ?", (aid,)) if layout.db_path().is_file() else []
+    return _fp.course_parts(GRADER_VERSION, source, release, layout.config, rows[0][0] if rows else None)
+
+
+def submission_keys(layout: CourseLayout, aid: str, source: dict, release: dict | None, sub_path: Path,
+                    course_fp: dict | None = None) -> dict:
+    """The report entries :func:`already_graded` checks: grader version, submission digest, fingerprint."""
+    course_fp = course_fp or course_fingerprint(layout, aid, source, release)
+    return {"grader": GRADER_VERSION, "submission_sha256": hashlib.sha256(sub_path.read_bytes()).hexdigest(),
+            "fingerprint": _fp.of_submission(course_fp, sub_path)}
+
+
+def stale(layout: CourseLayout, aid: str, sid: str, sub_path: Path, fingerprint: dict) -> str:
+    """Why the earlier result of a submission cannot stand ("" when it can): see :func:`already_graded`."""
     rep = layout.root / layout.autograded / sid / aid / "grader-report.json"
     try:
         report = json.loads(rep.read_text())
     except (OSError, ValueError):
-        return None
-    if report.get("grader") != GRADER_VERSION or \
-            report.get("submission_sha256") != hashlib.sha256(sub_path.read_bytes()).hexdigest():
+        return "not graded yet"
+    if already_graded(layout, aid, sid, sub_path, fingerprint, report) is None:
+        if not isinstance(report, dict) or not isinstance(report.get("fingerprint"), dict):
+            return "the earlier result does not say what it was graded against"
+        return _fp.reason(_fp.changed(report.get("fingerprint"), _fp.of_submission(fingerprint, sub_path)))
+    return ""
+
+
+def already_graded(layout: CourseLayout, aid: str, sid: str, sub_path: Path, fingerprint: dict | None = None,
+                   report: dict | None = None) -> dict | None:
+    """The report of an earlier run that still stands, when the gradebook holds its scores.
+
+    It stands when nothing its scores depend on changed (:mod:`.fingerprint`: the submission,
+    the source notebook, the hidden cases, the grader, the release, nbgrader_config.py and the
+    due date); ``fingerprint`` is :func:`course_fingerprint` (computed when not given).
+    """
+    rep = layout.root / layout.autograded / sid / aid / "grader-report.json"
+    if report is None:
+        try:
+            report = json.loads(rep.read_text())
+        except (OSError, ValueError):
+            return None
+    if fingerprint is None:
+        src = json.loads(layout.source_nb(aid).read_text(encoding="utf-8"))
+        fingerprint = course_fingerprint(layout, aid, src, layout.release_nb(aid))
+    if not isinstance(report, dict) or report.get("grader") != GRADER_VERSION or \
+            _fp.changed(report.get("fingerprint"), _fp.of_submission(fingerprint, sub_path)):
         return None
     rows = layout.query(
         "SELECT base_cell.name, grade.auto_score FROM grade "
@@ -461,8 +613,13 @@ def grade_assignment(aid: str, root: Path | None = None, workers: int = 2, limit
 def grade_assignments(aids: list[str], root: Path | None = None, workers: int = 2, limits: Limits | None = None,
                       feedback: bool = True, progress: bool = True, force: bool = False,
                       students: list[str] | None = None) -> dict:
-    """:func:`grade_assignment` for several assignments in one run (one sandbox start-up for all)."""
+    """:func:`grade_assignment` for several assignments in one run (one sandbox start-up for all).
+
+    Raises :class:`RunError` (before any sandbox starts) when the run cannot happen: no
+    ``nbgrader_config.py`` in the course root, or no submission of an assignment.
+    """
     import queue as _queue
+    check_run(aids, root, students)
     # The sandboxes import torch while this process imports nbgrader and builds the job list.
     zygotes = [Zygote(w, limits) for w in range(max(1, workers))]
     started: dict[int, BaseException | None] = {}
@@ -483,10 +640,31 @@ def grade_assignments(aids: list[str], root: Path | None = None, workers: int = 
         return {aid: _grade_assignment(aid, root, zygotes, boots, started, feedback, progress, force, students,
                                        _queue) for aid in aids}
     finally:
+        for z in zygotes:  # first, so that a boot interrupted by Ctrl-C ends at once
+            z.close()
         for t in boots:
             t.join()
-        for z in zygotes:
-            z.close()
+
+
+def check_run(aids: list[str], root: Path | None, students: list[str] | None = None):
+    """:class:`RunError` with a one-line message when this folder cannot be graded."""
+    layout = CourseLayout.load(root)
+    here = Path(root or os.getcwd()).resolve()
+    if layout.config is None:
+        raise RunError(f"grade: no nbgrader_config.py in {here}: run from the course root (the folder of "
+                       f"nbgrader_config.py) or pass --root")
+    for aid in aids:
+        if not layout.source_nb(aid).is_file():
+            raise RunError(f"grade: unknown assignment {aid!r}: no {layout.source_nb(aid)}")
+        subs, refused = layout.scan_submissions(aid)
+        found = [s for s, _ in subs] + list(refused)
+        if students is not None:
+            found = [s for s in found if s in students]
+        if not found:
+            who = f" from {', '.join(students)}" if students else ""
+            raise RunError(f"grade: no submissions of {aid!r}{who} in {layout.root / layout.submitted} "
+                           f"(expected {layout.submitted}/<student>/{aid}/{aid}.ipynb; run nbgrader collect "
+                           f"or zip_collect first)")
 
 
 def _grade_assignment(aid, root, zygotes, boots, started, feedback, progress, force, students, _queue):
@@ -495,42 +673,53 @@ def _grade_assignment(aid, root, zygotes, boots, started, feedback, progress, fo
     layout = CourseLayout.load(root)
     src_path = layout.source_nb(aid)
     if aid not in C.ASSIGNMENTS or not src_path.is_file():
-        raise SystemExit(f"grade: unknown assignment {aid!r} or missing {src_path}")
+        raise RunError(f"grade: unknown assignment {aid!r} or missing {src_path}")
     _ensure_assignment(layout, aid)
-    source = json.loads(src_path.read_text(encoding="utf-8"))
+    source_bytes = src_path.read_bytes()
+    source = json.loads(source_bytes.decode("utf-8"))
+    source_digest = hashlib.sha256(source_bytes).hexdigest()
     secret = load_secret(layout.root)
     backup = backup_gradebook(layout)
-    subs = layout.submissions(aid)
+    subs, refused = layout.scan_submissions(aid)
     if students is not None:
         subs = [s for s in subs if s[0] in students]
-    todo, skipped = [], []
+        refused = {s: why for s, why in refused.items() if s in students}
+    release = layout.release_nb(aid)
+    course_fp = course_fingerprint(layout, aid, source, release)
+    todo, skipped, regraded = [], [], {}
     for sid, path in subs:
-        if not force and already_graded(layout, aid, sid, path):
+        why = "" if force else stale(layout, aid, sid, path, course_fp)
+        if not force and not why:
             skipped.append(sid)
         else:
             todo.append((sid, path))
+            if why and why != "not graded yet":
+                regraded.setdefault(why, []).append(sid)
+    late = _late.load(layout)
     bar = Progress(len(todo), f"grade {aid}", progress)
     ready: _queue.Queue = _queue.Queue(maxsize=4)   # prepared notebooks, ahead of the sandboxes
     done: _queue.Queue = _queue.Queue()
     verdicts: dict[str, NotebookVerdict] = {}
-    errors: dict[str, str] = {}
+    errors: dict[str, str] = dict(refused)
     stop = threading.Event()
 
     def prepare():
         # One thread builds the hidden cases while the sandboxes run the notebooks before them.
         try:
             for sid, path in todo:
+                # any failure here is this student's alone: an error of the run's report, never the run's end
                 try:
-                    sub = json.loads(path.read_text(encoding="utf-8"))
-                    if not isinstance(sub, dict):
-                        raise ValueError("not a notebook")
-                except (ValueError, UnicodeDecodeError) as err:
-                    sub = {"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
-                    errors[sid] = f"unreadable notebook: {err}"
-                try:
-                    item = ("job", sid, (prepare_notebook(sub, source, sid, aid, secret), path))
+                    sub, digest = _in.read_submission(path)
+                    leak = _in.solution_leak(sub, source, digest, source_digest)
+                    if leak:
+                        item = ("job", sid, (prepare_leaked(source, sid, aid, leak, release), path))
+                    else:
+                        item = ("job", sid, (prepare_notebook(sub, source, sid, aid, secret, release), path))
+                except _in.Refused as err:
+                    done.put(("error", sid, f"refused: {err}"))
+                    continue
                 except Exception as err:
-                    done.put(("error", sid, f"not graded: {type(err).__name__}: {err}"))
+                    done.put(("error", sid, f"not graded: {type(err).__name__}: {_in.clean_text(str(err))[:300]}"))
                     continue
                 while not stop.is_set():
                     try:
@@ -562,7 +751,7 @@ def _grade_assignment(aid, root, zygotes, boots, started, feedback, progress, fo
                 try:
                     done.put(("verdict", sid, (finish_notebook(prepared, run_prepared(z, prepared)), path)))
                 except Exception as err:
-                    done.put(("error", sid, f"not graded: {type(err).__name__}: {err}"))
+                    done.put(("error", sid, f"not graded: {type(err).__name__}: {_in.clean_text(str(err))[:300]}"))
         finally:
             done.put(("worker-exit", w, None))
 
@@ -585,11 +774,14 @@ def _grade_assignment(aid, root, zygotes, boots, started, feedback, progress, fo
             if kind == "verdict":
                 v, path = payload
                 try:
-                    record(layout, v, path, gb)
+                    with _sigint_deferred():
+                        record(layout, v, path, gb, _fp.of_submission(course_fp, path), late)
                     verdicts[sid] = v
                 except Exception as err:
-                    gb.db.rollback()
-                    errors[sid] = f"not recorded: {type(err).__name__}: {err}"
+                    try:
+                        gb.db.rollback()
+                    finally:
+                        errors[sid] = f"not recorded: {type(err).__name__}: {_in.clean_text(str(err))[:300]}"
             else:
                 errors[sid] = payload
             bar.step(sid)
@@ -600,12 +792,67 @@ def _grade_assignment(aid, root, zygotes, boots, started, feedback, progress, fo
     stop.set()
     preparer.join()
     pending = [sid for sid, _ in todo if sid not in verdicts and sid not in errors]
+    report = write_run_report(layout, aid, verdicts, skipped, errors, pending)
     if pending:
-        raise SystemExit(f"grade: no sandbox worker could run ({errors}); {len(pending)} submissions left")
-    fb = generate_feedback(layout, aid) if feedback and subs else None
+        raise RunError(f"grade: no sandbox worker could run ({errors}); {len(pending)} submissions left "
+                       f"(see {report})", 1)
+    fb = None
+    if feedback and subs:
+        try:
+            fb = generate_feedback(layout, aid)
+        except Exception as err:  # the scores are recorded; feedback can be made again with nbgrader
+            fb = f"failed: {type(err).__name__}: {_in.clean_text(str(err))[:300]}"
     csv_path = export_csv(layout, aid)
     return {"graded": sorted(verdicts), "skipped": skipped, "errors": errors, "backup": str(backup) if backup else None,
-            "feedback": fb, "csv": str(csv_path), "verdicts": verdicts}
+            "feedback": fb, "csv": str(csv_path), "verdicts": verdicts, "regraded": regraded,
+            "report": str(report)}
+
+
+class RunError(Exception):
+    """The run itself could not happen (not one student's problem); ``code`` is the CLI's exit status."""
+
+    def __init__(self, message: str, code: int = 2):
+        super().__init__(message)
+        self.code = code
+
+
+def write_run_report(layout: CourseLayout, aid: str, verdicts: dict, skipped: list, errors: dict,
+                     pending: list = ()) -> Path:
+    """``grading-report/<aid>.json``: every submission of the run, graded, unchanged or in error (why)."""
+    out = layout.root / "grading-report" / f"{aid}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    data = {"assignment": aid, "finished": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+            "graded": {sid: {"score": v.score, "max_score": v.max_score,
+                             "flags": sorted({f["what"] for f in v.flags})} for sid, v in sorted(verdicts.items())},
+            "unchanged": sorted(skipped), "errors": dict(sorted(errors.items())), "not_run": sorted(pending)}
+    tmp = out.with_name(f".{out.name}.tmp")
+    tmp.write_bytes(_in.dumps(data, indent=1))
+    os.replace(tmp, out)
+    return out
+
+
+class _sigint_deferred:
+    """Ctrl-C waits until the block is done (one student's records are written whole), then interrupts."""
+
+    def __enter__(self):
+        import signal
+        self.hit = False
+        self.old = None
+        if threading.current_thread() is threading.main_thread() and \
+                signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+            self.old = signal.signal(signal.SIGINT, self._note)
+        return self
+
+    def _note(self, *_):
+        self.hit = True
+
+    def __exit__(self, *exc):
+        import signal
+        if self.old is not None:
+            signal.signal(signal.SIGINT, self.old)
+            if self.hit and exc[0] is None:
+                raise KeyboardInterrupt
+        return False
 
 
 def _ensure_assignment(layout: CourseLayout, aid: str):
@@ -634,7 +881,7 @@ def export_csv(layout: CourseLayout, aid: str) -> Path:
     path = layout.root / "grades.csv"
     rows = []
     if path.is_file():
-        with open(path, newline="") as f:
+        with open(path, newline="", encoding="utf-8", errors="replace") as f:
             rows = [r for r in csv.DictReader(f) if r.get("assignment") != aid]
     import warnings
     with warnings.catch_warnings(), Gradebook(layout.db_url, layout.course_id) as gb:
@@ -647,14 +894,27 @@ def export_csv(layout: CourseLayout, aid: str) -> Path:
             except (OSError, ValueError):
                 report = {}
             fl = report.get("flags", [])
-            rows.append({"assignment": aid, "student_id": sid, "score": f"{sub.score:g}",
-                         "max_score": f"{sub.max_score:g}", "flags": len(fl),
-                         "flagged": "; ".join(sorted({f['what'] for f in fl}))[:300]})
+            penalty = sub.late_submission_penalty or 0.0
+            rows.append({"assignment": aid, "student_id": sid, "score": f"{max(0.0, sub.score - penalty):g}",
+                         "max_score": f"{sub.max_score:g}", "raw_score": f"{sub.score:g}",
+                         "late_submission_penalty": f"{penalty:g}", "errors": len(report.get("errors", [])),
+                         "flags": len(fl), "flagged": "; ".join(sorted({f['what'] for f in fl}))[:300]})
     rows.sort(key=lambda r: (r["assignment"], r["student_id"]))
     tmp = path.with_suffix(".csv.tmp")
-    with open(tmp, "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=["assignment", "student_id", "score", "max_score", "flags", "flagged"])
+    with open(tmp, "w", newline="", encoding="utf-8") as f:
+        w = csv.DictWriter(f, fieldnames=["assignment", "student_id", "score", "max_score", "raw_score",
+                                           "late_submission_penalty", "errors", "flags", "flagged"],
+                           extrasaction="ignore")
         w.writeheader()
-        w.writerows(rows)
+        w.writerows({k: csv_cell(v) for k, v in r.items()} for r in rows)
     os.replace(tmp, path)
     return path
+
+
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(value) -> str:
+    """A CSV field a spreadsheet shows as text: a leading ``= + - @`` tab or CR gets a ``'`` (OWASP)."""
+    text = _in.clean_text(str(value))
+    return "'" + text if text.startswith(_FORMULA_START) else text

@@ -144,7 +144,8 @@ def _kind(value) -> str:
 
 
 _NBGRADER_TYPES = {"grade": bool, "solution": bool, "locked": bool, "task": bool, "grade_id": str,
-                   "points": (int, float), "schema_version": int, "cell_type": str}
+                   "points": (int, float), "schema_version": int, "cell_type": str,
+                   "checksum": str}  # the release's checksum: tells a re-release from hand-edited points
 
 
 def _nbgrader_meta(meta):
