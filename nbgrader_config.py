@@ -102,3 +102,21 @@ c.Autograde.autograde_preprocessors = [
 ]
 c.SandboxExecute.part_timeout = 60.0
 c.SandboxExecute.cells_timeout = 120.0
+
+# One student never stops or poisons the class: a student folder whose name is not a plain id
+# (glob characters such as * ? [ would make nbgrader grade other students' notebooks under that
+# name) is skipped with a message; a cell whose nbgrader metadata nbgrader would abort the whole
+# run on (another schema version, wrong types) is repaired for that student only.
+from course_grader.nbgrader_plugin import refused_student_ids as _refused_ids  # noqa: E402
+
+c.CourseDirectory.student_id_exclude = _refused_ids(c.CourseDirectory.root, c.CourseDirectory.submitted_directory)
+c.Autograde.sanitize_preprocessors = [
+    "course_grader.nbgrader_plugin.RepairCellMetadata",
+    "nbgrader.preprocessors.ClearOutput",
+    "nbgrader.preprocessors.DeduplicateIds",
+    "nbgrader.preprocessors.OverwriteKernelspec",
+    "nbgrader.preprocessors.OverwriteCells",
+    "nbgrader.preprocessors.CheckCellMetadata",
+]
+# `nbgrader export` writes spreadsheet-safe CSV (a student id such as =2+3 is text, not a formula).
+c.ExportApp.plugin_class = "course_grader.nbgrader_plugin.SafeCsvExportPlugin"
