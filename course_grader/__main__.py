@@ -50,6 +50,8 @@ def main(argv=None) -> int:
         for sid in sorted(verdicts):
             v = verdicts[sid]
             line = f"  {sid}: {v.score:g}/{v.max_score:g}"
+            if v.late_penalty:
+                line += f" (late: -{v.late_penalty:g}, {max(0.0, v.score - v.late_penalty):g})"
             if v.errors:
                 line += f"  errors ({len(v.errors)}): " + "; ".join(
                     f"cell {e['cell']} line {e['line']}: {e['what']}" for e in v.errors[:4])

@@ -79,6 +79,7 @@ class NotebookVerdict:
     autograded: dict
     seconds: float = 0.0
     errors: list[dict] = None  # honest errors (syntax errors, exceptions in cells): never flags
+    late_penalty: float | None = None  # set when recorded (nbgrader's configured late plugin)
 
     def __post_init__(self):
         if self.errors is None:
@@ -466,7 +467,7 @@ def record(layout: CourseLayout, verdict: NotebookVerdict, sub_path: Path, gb=No
             tmp = out_dir / f".{name}.tmp"
             temps.append((tmp, out_dir / name))
             tmp.write_bytes(data)
-        report["late_submission_penalty"] = _record_scores(layout, verdict, sub_path, gb, late)
+        report["late_submission_penalty"] = verdict.late_penalty = _record_scores(layout, verdict, sub_path, gb, late)
         files[-1] = ("grader-report.json", _in.dumps(report, indent=1))
         temps[-1][0].write_bytes(files[-1][1])
     except BaseException:
