@@ -104,6 +104,23 @@ def test_points_changed_by_a_rerelease_is_not_tampering():
     assert {f["what"] for f in notebook.tampering(unlocked, new_release)} == {"test cell metadata changed"}
 
 
+def test_apply_verdict_restores_a_deleted_test_cell_in_place():
+    from course_grader.grade import PartVerdict
+    release = {"cells": [_cell("def f(x): ...", gid="f", solution=True, grade=False, locked=False),
+                         _cell("assert f(1) == 1", gid="t1", grade=True, solution=False, locked=True, points=2),
+                         _cell("assert f(2) == 2", gid="t2", grade=True, solution=False, locked=True, points=1)]}
+    submission = {"cells": [copy.deepcopy(release["cells"][0]), _cell("print('mine')"),
+                            copy.deepcopy(release["cells"][2])]}
+    parts = [PartVerdict("t1", 2, 2, ""), PartVerdict("t2", 1, 0, "t2: f(2) returned 3")]
+    out = notebook.apply_verdict(submission, parts, release)
+    ids = [c["metadata"].get("nbgrader", {}).get("grade_id") for c in out["cells"]]
+    assert ids == ["f", "t1", None, "t2"], ids
+    assert out["cells"][1]["outputs"] == [] and out["cells"][1]["source"] == "assert f(1) == 1"
+    failed = out["cells"][3]["outputs"]
+    assert failed[0]["output_type"] == "error" and "returned 3" in failed[0]["evalue"], failed
+    assert len(submission["cells"]) == 3, "the submission itself is left as it was"
+
+
 def test_syntax_errors_and_cell_exceptions_are_errors_not_flags():
     found = [{"cell": "3", "line": 2, "what": "syntax error", "detail": "invalid syntax"},
              {"cell": "4", "line": 1, "what": "import of ctypes: ctypes (raw memory access)", "detail": ""}]
