@@ -17,7 +17,7 @@ from tests.book_pages import (BOOK, HTML, LANGS, PAGES, ROOT, code_cells, displa
                               read_page)
 
 VI_PAGES = [p for p in PAGES if (BOOK / "vi" / f"{p}.md").exists()]
-BUILT = HTML / "book" / "vi"
+BUILT = HTML / "book"
 
 
 def _vi_prose(page):
@@ -251,8 +251,8 @@ class _CellOutputs(HTMLParser):
             self.parts.append(data)
 
 
-def _executed_outputs(page):
-    path = BUILT / f"{page}.html"
+def _executed_outputs(page, lang="vi"):
+    path = BUILT / lang / f"{page}.html"
     if not path.exists():
         pytest.skip(f"{path.relative_to(ROOT)} not built (make book executes the pages)")
     parser = _CellOutputs()
@@ -271,6 +271,16 @@ def test_executed_vietnamese_pages_print_vietnamese_numbers(page):
     assert not bad, f"_build/html/book/vi/{page}.html prints English number format: {bad}"
 
 
+VI_ONLY_LETTERS = set("ăâđêôơưạảấầẩẫậắằẳẵặẹẻẽếềểễệỉịọỏốồổỗộớờởỡợụủứừửữựỳỵỷỹ")
+
+
+@pytest.mark.parametrize("page", [p for p in VI_PAGES if p not in ("00b_setup", "a3_glossary", "a4_references")])
+def test_executed_english_pages_print_english(page):
+    out = _executed_outputs(page, "en")
+    vietnamese = sorted({w for w in re.findall(r"\w+", out) if VI_ONLY_LETTERS & set(w.lower())})
+    assert not vietnamese, f"_build/html/book/en/{page}.html prints Vietnamese words: {vietnamese[:12]}"
+
+
 @pytest.mark.parametrize("page", PAGES)
 def test_twin_pages_are_executed_separately(page):
     """The build caches an execution by the code and the kernelspec; twins have the same code, so
@@ -278,7 +288,7 @@ def test_twin_pages_are_executed_separately(page):
     specs = {lang: read_page(lang, page).metadata.get("kernelspec", {}) for lang in LANGS}
     assert specs["vi"].get("name") == specs["en"].get("name") == "python3", specs
     assert specs["vi"] != specs["en"], (f"{page}: identical kernelspecs {specs['vi']}: the vi page would reuse "
-                                        "the en page's cached outputs (give book/vi a display_name such as 'Python 3 (vi)')")
+                                        "the en page's cached outputs (e.g. display_name 'Python 3 (vi)' and 'Python 3 (en)')")
 
 
 # --- alexnet_ref.lang ----------------------------------------------------------------------------
