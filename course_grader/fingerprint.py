@@ -6,7 +6,7 @@ hidden cases (:mod:`course_grader.cases` and the reference that builds their
 expected values, :mod:`alexnet_ref`), the grader itself (its code, torch and
 numpy), the release the submission is compared with for tampering flags, and
 the course's configuration (``nbgrader_config.py``: the late-penalty plugin
-and its settings live there) with the assignment's due date.  Each is one
+and its settings live there) with the assignment's due date and the student's extension.  Each is one
 entry of :func:`course_parts`; :func:`changed` names the entries that differ,
 for the run to say why it regraded.
 """
@@ -28,6 +28,7 @@ REASONS = {
     "hidden": "the hidden cases changed",
     "release": "the released notebook changed",
     "config": "nbgrader_config.py or the due date changed",
+    "extension": "the student's extension changed",
 }
 
 
@@ -102,8 +103,9 @@ def submission_digest(sub_path: Path) -> str:
     return _digest(sub_path.read_bytes(), ts.read_bytes() if ts.is_file() else b"")
 
 
-def of_submission(course: dict, sub_path: Path) -> dict:
-    return {**course, "submission": submission_digest(sub_path)}
+def of_submission(course: dict, sub_path: Path, extension=None) -> dict:
+    """All entries of one submission; ``extension`` is the student's extension of the due date."""
+    return {**course, "submission": submission_digest(sub_path), "extension": str(extension)}
 
 
 def changed(old: dict | None, new: dict) -> list[str]:

@@ -528,12 +528,22 @@ def course_fingerprint(layout: CourseLayout, aid: str, source: dict, release: di
     return _fp.course_parts(GRADER_VERSION, source, release, layout.config, rows[0][0] if rows else None)
 
 
+def _submission_fp(layout: CourseLayout, aid: str, course_fp: dict, sub_path: Path) -> dict:
+    """:func:`.fingerprint.of_submission` with the student's extension from the gradebook."""
+    rows = layout.query(
+        "SELECT submitted_assignment.extension FROM submitted_assignment "
+        "JOIN assignment ON submitted_assignment.assignment_id = assignment.id "
+        "WHERE assignment.name = ? AND submitted_assignment.student_id = ?",
+        (aid, sub_path.parent.parent.name)) if layout.db_path().is_file() else []
+    return _fp.of_submission(course_fp, sub_path, rows[0][0] if rows else None)
+
+
 def submission_keys(layout: CourseLayout, aid: str, source: dict, release: dict | None, sub_path: Path,
                     course_fp: dict | None = None) -> dict:
     """The report entries :func:`already_graded` checks: grader version, submission digest, fingerprint."""
     course_fp = course_fp or course_fingerprint(layout, aid, source, release)
     return {"grader": GRADER_VERSION, "submission_sha256": hashlib.sha256(sub_path.read_bytes()).hexdigest(),
-            "fingerprint": _fp.of_submission(course_fp, sub_path)}
+            "fingerprint": _submission_fp(layout, aid, course_fp, sub_path)}
 
 
 def stale(layout: CourseLayout, aid: str, sid: str, sub_path: Path, fingerprint: dict) -> str:
@@ -546,7 +556,7 @@ def stale(layout: CourseLayout, aid: str, sid: str, sub_path: Path, fingerprint:
     if already_graded(layout, aid, sid, sub_path, fingerprint, report) is None:
         if not isinstance(report, dict) or not isinstance(report.get("fingerprint"), dict):
             return "the earlier result does not say what it was graded against"
-        return _fp.reason(_fp.changed(report.get("fingerprint"), _fp.of_submission(fingerprint, sub_path)))
+        return _fp.reason(_fp.changed(report.get("fingerprint"), _submission_fp(layout, aid, fingerprint, sub_path)))
     return ""
 
 
@@ -568,7 +578,7 @@ def already_graded(layout: CourseLayout, aid: str, sid: str, sub_path: Path, fin
         src = json.loads(layout.source_nb(aid).read_text(encoding="utf-8"))
         fingerprint = course_fingerprint(layout, aid, src, layout.release_nb(aid))
     if not isinstance(report, dict) or report.get("grader") != GRADER_VERSION or \
-            _fp.changed(report.get("fingerprint"), _fp.of_submission(fingerprint, sub_path)):
+            _fp.changed(report.get("fingerprint"), _submission_fp(layout, aid, fingerprint, sub_path)):
         return None
     rows = layout.query(
         "SELECT base_cell.name, grade.auto_score FROM grade "
@@ -776,7 +786,7 @@ def _grade_assignment(aid, root, zygotes, boots, started, feedback, progress, fo
                 v, path = payload
                 try:
                     with _sigint_deferred():
-                        record(layout, v, path, gb, _fp.of_submission(course_fp, path), late)
+                        record(layout, v, path, gb, _submission_fp(layout, aid, course_fp, path), late)
                     verdicts[sid] = v
                 except Exception as err:
                     try:

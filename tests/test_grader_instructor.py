@@ -143,6 +143,17 @@ def test_notebook_digest_follows_points_and_locked_code_not_prose():
     assert fingerprint.reason(["release", "source"]) == "the source notebook changed"
 
 
+def test_a_new_extension_or_timestamp_asks_for_a_regrade(tmp_path):
+    sub = tmp_path / "conv1.ipynb"
+    sub.write_text("{}")
+    course = {"grader": "g", "source": "s", "hidden": "h", "release": "r", "config": "c"}
+    before = fingerprint.of_submission(course, sub, None)
+    assert fingerprint.changed(before, fingerprint.of_submission(course, sub, None)) == []
+    assert fingerprint.changed(before, fingerprint.of_submission(course, sub, "1 day, 0:00:00")) == ["extension"]
+    (tmp_path / "timestamp.txt").write_text("2026-11-29 09:30:00 UTC")
+    assert fingerprint.changed(before, fingerprint.of_submission(course, sub, None)) == ["submission"]
+
+
 def test_late_policy_is_nbgraders_configured_plugin():
     from traitlets.config import Config
     nb = SimpleNamespace(score=7.0)
