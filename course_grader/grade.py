@@ -699,7 +699,10 @@ def _grade_assignment(aid, root, zygotes, boots, started, feedback, progress, fo
     course_fp = course_fingerprint(layout, aid, source, release)
     todo, skipped, regraded = [], [], {}
     for sid, path in subs:
-        why = "" if force else stale(layout, aid, sid, path, course_fp)
+        try:
+            why = "" if force else stale(layout, aid, sid, path, course_fp)
+        except Exception:  # an unreadable earlier record: grade again
+            why = "the earlier result is incomplete"
         if not force and not why:
             skipped.append(sid)
         else:
