@@ -377,11 +377,13 @@ class _Scanner:
 
 def parse_cells(sources: list[str]) -> list[ast.Module]:
     """The cells that parse (a cell with a syntax error defines nothing when it runs either)."""
+    from ._astlock import AST_LOCK
     from .sandbox_child import strip_magics
     trees = []
     for source in sources:
         try:
-            trees.append(ast.parse(strip_magics(source)))
+            with AST_LOCK:  # CPython 3.11's ast.parse is not safe from several threads at once
+                trees.append(ast.parse(strip_magics(source)))
         except (SyntaxError, ValueError, RecursionError, MemoryError, OverflowError):
             continue
     return trees
