@@ -15,7 +15,7 @@ LANGS = ("vi", "en")
 # Pages of each language, in reading order (as in _toc.yml).
 PAGES = ("00_overview", "00b_setup", "01_input", "02_conv1", "03_norm1", "04_pool1", "05_conv2", "06_norm2",
          "07_pool2", "08_conv3", "09_conv4", "10_conv5", "11_pool3", "12_fc6", "13_fc7", "14_fc8", "15_forward_gpu",
-         "a1_errata", "a2_alexnet2012", "a3_glossary", "a4_references")
+         "16_training", "a1_errata", "a2_alexnet2012", "a3_glossary", "a4_references")
 # Chapter page -> the id of its nbgrader assignment.
 CHAPTERS = PAGES[PAGES.index("01_input"):PAGES.index("15_forward_gpu") + 1]
 EXERCISES = dict(zip(CHAPTERS, ("input conv1 norm1 pool1 conv2 norm2 pool2 conv3 conv4 conv5 pool3 "
