@@ -17,6 +17,8 @@ import json
 from importlib import metadata
 from pathlib import Path
 
+from .notebook import _meta, _source as _text
+
 PACKAGE = Path(__file__).resolve().parent
 REFERENCE = PACKAGE.parent / "alexnet_ref"
 
@@ -44,17 +46,6 @@ def _digest(*chunks) -> str:
 def _files_digest(paths) -> str:
     paths = sorted(paths)
     return _digest(*[x for p in paths for x in (p.name, p.read_bytes())])
-
-
-def _meta(cell) -> dict:
-    md = cell.get("metadata") if isinstance(cell, dict) else None
-    nb = md.get("nbgrader") if isinstance(md, dict) else None
-    return nb if isinstance(nb, dict) else {}
-
-
-def _text(cell) -> str:
-    src = cell.get("source", "")
-    return "".join(src) if isinstance(src, list) else str(src)
 
 
 def notebook_digest(nb: dict) -> str:

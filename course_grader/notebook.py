@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 
 def _meta(cell) -> dict:
-    md = cell.get("metadata", {}) or {}
+    md = cell.get("metadata") if isinstance(cell, dict) else None
     nb = md.get("nbgrader") if isinstance(md, dict) else None
     return nb if isinstance(nb, dict) else {}
 
