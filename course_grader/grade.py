@@ -105,21 +105,6 @@ def split_errors(found: list[dict], cell_errors: list[dict]) -> tuple[list[dict]
     return flags, errors
 
 
-def _function_sources(cells: list[dict]) -> dict[str, str]:
-    """The last top-level definition of each function in the cells that run."""
-    from .sandbox_child import strip_magics
-    out = {}
-    for cell in cells:
-        tree = _in.parse_cell(cell["source"])
-        if tree is None:
-            continue
-        text = strip_magics(cell["source"])
-        for node in tree.body:
-            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
-                out[node.name] = ast.get_source_segment(text, node) or ""
-    return out
-
-
 def _uses_reference(cells: list[dict]) -> list[str]:
     hits = []
     for cell in cells:
