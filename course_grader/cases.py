@@ -1028,6 +1028,16 @@ DROPOUT_BANNED = ("dropout*", "Dropout*", "*_dropout", "alpha_dropout", "AlphaDr
 SOFTMAX_BANNED = ("softmax", "_softmax", "log_softmax", "_log_softmax", "Softmax", "LogSoftmax",
                   "Softmax2d", "softmin", "Softmin", "special_softmax")
 PAD_BANNED = ("pad", "constant_pad_nd", "*_pad*d", "*Pad*d")
+# The backward exercises: no automatic differentiation (autograd, torch.func, torch.nn.grad, the
+# aten *_backward operators), and for a layer whose forward was an exercise, not that library layer either.
+AUTOGRAD_BANNED = ("backward", "*_backward", "autograd", "grad", "enable_grad", "set_grad_enabled", "vjp", "jvp",
+                   "vmap", "jacrev", "jacfwd", "jacobian", "hessian", "conv*_input", "conv*_weight")
+CONV_BACKWARD_BANNED = CONV_BANNED + AUTOGRAD_BANNED
+POOL_BACKWARD_BANNED = POOL_BANNED + ("max_unpool*", "MaxUnpool*") + AUTOGRAD_BANNED
+LRN_BACKWARD_BANNED = LRN_BANNED + AUTOGRAD_BANNED
+XENT_BANNED = SOFTMAX_BANNED + ("logsumexp", "cross_entropy*", "*_cross_entropy*", "nll_loss*", "CrossEntropyLoss",
+                                "NLLLoss") + AUTOGRAD_BANNED
+SGD_BANNED = ("optim", "SGD", "sgd", "*_sgd") + AUTOGRAD_BANNED
 
 # What the notebooks' instructions say about each list (vi, en); the tuples above are what is enforced.
 _ALLOWED_TEXT = ("Được dùng: vòng lặp, chỉ số và cắt lát, phép rút gọn (max, sum), unfold, "
@@ -1073,6 +1083,44 @@ BANNED_TEXT: dict[str, dict[str, str]] = {
               "bằng cắt lát là được.",
         "en": "Do not use a library padding (F.pad, nn.ZeroPad2d, np.pad); creating zeros and assigning the "
               "middle by slicing is fine."},
+    "AUTOGRAD_BANNED": {
+        "vi": "Không dùng tự động tính đạo hàm hay đạo hàm có sẵn: .backward(), torch.autograd, torch.func "
+              "(vjp, jvp, vmap), torch.nn.grad, các toán tử *_backward; hãy tự viết công thức. Các phép tính "
+              "tensor thông thường đều được.",
+        "en": "Do not use automatic differentiation or a library gradient: .backward(), torch.autograd, "
+              "torch.func (vjp, jvp, vmap), torch.nn.grad, the *_backward operators; write the formula "
+              "yourself. Ordinary tensor operations are fine."},
+    "CONV_BACKWARD_BANNED": {
+        "vi": "Không dùng autograd (.backward(), torch.autograd, torch.nn.grad, *_backward) và không dùng phép "
+              "tích chập có sẵn (F.conv2d, F.conv_transpose2d, nn.Conv2d, torch.conv*, scipy.signal). Được "
+              "dùng: vòng lặp, cắt lát, F.unfold, F.fold, matmul, einsum.",
+        "en": "Do not use autograd (.backward(), torch.autograd, torch.nn.grad, *_backward) nor a library "
+              "convolution (F.conv2d, F.conv_transpose2d, nn.Conv2d, torch.conv*, scipy.signal). Allowed: "
+              "loops, slicing, F.unfold, F.fold, matmul, einsum."},
+    "POOL_BACKWARD_BANNED": {
+        "vi": "Không dùng autograd (.backward(), torch.autograd, *_backward) và không dùng phép gộp có sẵn "
+              "(F.max_pool2d kể cả return_indices, F.max_unpool2d, nn.MaxPool2d). Được dùng: vòng lặp, cắt "
+              "lát, argmax, scatter, unfold.",
+        "en": "Do not use autograd (.backward(), torch.autograd, *_backward) nor a library pooling "
+              "(F.max_pool2d, return_indices included, F.max_unpool2d, nn.MaxPool2d). Allowed: loops, "
+              "slicing, argmax, scatter, unfold."},
+    "LRN_BACKWARD_BANNED": {
+        "vi": "Không dùng autograd (.backward(), torch.autograd, *_backward) và không dùng chuẩn hóa phản hồi "
+              "cục bộ có sẵn (F.local_response_norm, nn.LocalResponseNorm).",
+        "en": "Do not use autograd (.backward(), torch.autograd, *_backward) nor a library local response "
+              "normalisation (F.local_response_norm, nn.LocalResponseNorm)."},
+    "XENT_BANNED": {
+        "vi": "Không dùng autograd (.backward(), torch.autograd, *_backward) và không dùng softmax, "
+              "log_softmax, logsumexp hay hàm mất mát entropy chéo có sẵn (F.cross_entropy, F.nll_loss, "
+              "nn.CrossEntropyLoss); exp, log, max, sum đều được.",
+        "en": "Do not use autograd (.backward(), torch.autograd, *_backward) nor a library softmax, "
+              "log_softmax, logsumexp or cross-entropy loss (F.cross_entropy, F.nll_loss, "
+              "nn.CrossEntropyLoss); exp, log, max and sum are fine."},
+    "SGD_BANNED": {
+        "vi": "Không dùng autograd (.backward(), torch.autograd, *_backward) và không dùng bộ tối ưu có sẵn "
+              "(torch.optim.SGD); cộng, nhân tensor đều được.",
+        "en": "Do not use autograd (.backward(), torch.autograd, *_backward) nor a library optimiser "
+              "(torch.optim.SGD); adding and multiplying tensors is fine."},
 }
 
 
