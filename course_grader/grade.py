@@ -7,21 +7,18 @@ sandbox returned for inputs built here from a seed that only this side knows.
 from __future__ import annotations
 
 import ast
-import csv
 import datetime as _dt
 import hashlib
 import hmac
 import json
 import os
 import secrets
-import sqlite3
 import sys
 import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import fingerprint as _fp
 from . import flags as _flags
 from . import inert as _inert
 from . import late as _late
@@ -30,8 +27,11 @@ from . import messages as _msg
 from . import notebook as _nb
 from .sandbox import Limits, NotebookOutcome, PartOutcome, Zygote
 from .layout import CourseLayout, _course_directory_settings  # noqa: F401  (old import path)
+from . import gradebook as _gb
+from .lms import csv_cell  # noqa: F401  (old import path)
+from .gradebook import (GRADER_VERSION, export_csv, _record_scores, _submission_fp, already_graded,  # noqa: F401
+                        backup_gradebook, course_fingerprint, record, report_of, stale, submission_keys)
 
-GRADER_VERSION = "1"
 ROOT = Path(__file__).resolve().parent.parent
 SECRET_NAME = ".grader_secret"
 
@@ -263,218 +263,13 @@ def _autograded(submission, source, verdicts, release=None) -> dict:
     return _inert.inert_notebook(nb, release or source)
 
 
-def report_of(verdict: NotebookVerdict, **extra) -> dict:
-    """grader-report.json of one notebook, the same on both front-ends."""
-    return {**extra, "score": verdict.score, "max_score": verdict.max_score,
-            "parts": [vars(p) for p in verdict.parts], "flags": verdict.flags, "errors": verdict.errors,
-            "cell_errors": verdict.cell_errors}
-
-
 # --------------------------------------------------------------------------- a class
-def backup_gradebook(layout: CourseLayout, keep: int = 5) -> Path | None:
-    """A consistent copy (sqlite backup API) of gradebook.db before a run; keeps the last ``keep``."""
-    db = layout.db_path()
-    if not db.is_file():
-        return None
-    stamp = _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%d-%H%M%S-%f")
-    dest = db.with_name(f"{db.name}.backup-{stamp}")
-    src = sqlite3.connect(str(db))
-    try:
-        dst = sqlite3.connect(str(dest))
-        with dst:
-            src.backup(dst)
-        dst.close()
-    finally:
-        src.close()
-    os.chmod(dest, 0o600)
-    olds = sorted(db.parent.glob(f"{db.name}.backup-*"))
-    for old in olds[:-keep]:
-        old.unlink()
-    return dest
-
-
-def _timestamp(path: Path):
-    text = _in.read_timestamp(path)
-    if text:
-        from nbgrader.utils import parse_utc
-        try:
-            return parse_utc(text)
-        except Exception:
-            return None
-    return None
-
-
-def record(layout: CourseLayout, verdict: NotebookVerdict, sub_path: Path, gb=None, fingerprint: dict | None = None,
-           late=None):
-    """Write one student's records, all or nothing.
-
-    The autograded notebook, ``timestamp.txt`` and the report are written to temporary names
-    first (encoded so that no text can fail), then the gradebook transaction commits, then the
-    files are renamed into place, the report last: a failure before the commit rolls back and
-    removes the temporary files; an interruption after it leaves no report, so the next run
-    grades the student again.
-    """
-    aid, sid = verdict.assignment, verdict.student
-    out_dir = layout.root / layout.autograded / sid / aid
-    report = report_of(verdict, grader=GRADER_VERSION,
-                       submission_sha256=hashlib.sha256(sub_path.read_bytes()).hexdigest(),
-                       fingerprint=fingerprint or {})
-    files = [(f"{aid}.ipynb", _in.dumps(verdict.autograded, indent=1))]
-    if _in.read_timestamp(sub_path) is not None:
-        files.append(("timestamp.txt", _in.read_bounded(sub_path.parent / "timestamp.txt", 1024)))
-    files.append(("grader-report.json", _in.dumps(report, indent=1)))
-    temps = []
-    try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-        for name, data in files:
-            tmp = out_dir / f".{name}.tmp"
-            temps.append((tmp, out_dir / name))
-            tmp.write_bytes(data)
-        report["late_submission_penalty"] = verdict.late_penalty = _record_scores(layout, verdict, sub_path, gb, late)
-        files[-1] = ("grader-report.json", _in.dumps(report, indent=1))
-        temps[-1][0].write_bytes(files[-1][1])
-    except BaseException:
-        for tmp, _ in temps:
-            tmp.unlink(missing_ok=True)
-        raise
-    for tmp, final in temps:
-        os.replace(tmp, final)
-
-
-def _record_scores(layout: CourseLayout, verdict: NotebookVerdict, sub_path: Path, gb=None, late=None):
-    """One gradebook transaction with the student's scores and late penalty (rolled back on any failure).
-
-    Returns the late penalty written (``None``: none), by nbgrader's configured plugin (:mod:`.late`).
-    """
-    import contextlib
-    import warnings
-    from nbgrader.api import Gradebook, MissingEntry
-    aid, sid = verdict.assignment, verdict.student
-    opened = contextlib.nullcontext(gb) if gb is not None else Gradebook(layout.db_url, layout.course_id)
-    with warnings.catch_warnings(), opened as gb:
-        warnings.simplefilter("ignore")
-        try:
-            gb.find_student(sid)
-        except MissingEntry:
-            gb.add_student(sid)
-        ts = _timestamp(sub_path)
-        try:
-            sub = gb.find_submission(aid, sid)
-        except MissingEntry:
-            sub = gb.add_submission(aid, sid, timestamp=ts)
-        sub.timestamp = ts
-        nb_id = aid
-        for v in verdict.parts:
-            try:
-                grade = gb.find_grade(v.grade_id, nb_id, aid, sid)
-            except MissingEntry:
-                continue
-            grade.auto_score = float(v.score)
-            grade.needs_manual_grade = False
-        penalty = None
-        try:
-            gb.find_submission_notebook(nb_id, aid, sid).flagged = bool(verdict.flags)
-            penalty = (late or _late.load(layout)).apply(gb, aid, sid, nb_id)
-        except MissingEntry:
-            pass
-        try:
-            gb.db.commit()
-        except BaseException:
-            gb.db.rollback()
-            raise
-    return penalty
-
-
-def course_fingerprint(layout: CourseLayout, aid: str, source: dict, release: dict | None) -> dict:
-    """The :mod:`.fingerprint` entries shared by every submission of ``aid``."""
-    rows = layout.query("SELECT duedate FROM assignment WHERE name = ?", (aid,)) if layout.db_path().is_file() else []
-    return _fp.course_parts(GRADER_VERSION, source, release, layout.config, rows[0][0] if rows else None)
-
-
-def _submission_fp(layout: CourseLayout, aid: str, course_fp: dict, sub_path: Path) -> dict:
-    """:func:`.fingerprint.of_submission` with the student's extension from the gradebook."""
-    rows = layout.query(
-        "SELECT submitted_assignment.extension FROM submitted_assignment "
-        "JOIN assignment ON submitted_assignment.assignment_id = assignment.id "
-        "WHERE assignment.name = ? AND submitted_assignment.student_id = ?",
-        (aid, sub_path.parent.parent.name)) if layout.db_path().is_file() else []
-    return _fp.of_submission(course_fp, sub_path, rows[0][0] if rows else None)
-
-
-def submission_keys(layout: CourseLayout, aid: str, source: dict, release: dict | None, sub_path: Path,
-                    course_fp: dict | None = None) -> dict:
-    """The report entries :func:`already_graded` checks: grader version, submission digest, fingerprint."""
-    course_fp = course_fp or course_fingerprint(layout, aid, source, release)
-    return {"grader": GRADER_VERSION, "submission_sha256": hashlib.sha256(sub_path.read_bytes()).hexdigest(),
-            "fingerprint": _submission_fp(layout, aid, course_fp, sub_path)}
-
-
-def stale(layout: CourseLayout, aid: str, sid: str, sub_path: Path, fingerprint: dict) -> str:
-    """Why the earlier result of a submission cannot stand ("" when it can): see :func:`already_graded`."""
-    rep = layout.root / layout.autograded / sid / aid / "grader-report.json"
-    try:
-        report = json.loads(rep.read_text())
-    except (OSError, ValueError):
-        return "not graded yet"
-    if already_graded(layout, aid, sid, sub_path, fingerprint, report) is None:
-        if not isinstance(report, dict) or not isinstance(report.get("fingerprint"), dict):
-            return "the earlier result does not say what it was graded against"
-        return _fp.reason(_fp.changed(report.get("fingerprint"), _submission_fp(layout, aid, fingerprint, sub_path)))
-    return ""
-
-
-def already_graded(layout: CourseLayout, aid: str, sid: str, sub_path: Path, fingerprint: dict | None = None,
-                   report: dict | None = None) -> dict | None:
-    """The report of an earlier run that still stands, when the gradebook holds its scores.
-
-    It stands when nothing its scores depend on changed (:mod:`.fingerprint`: the submission,
-    the source notebook, the hidden cases, the grader, the release, nbgrader_config.py and the
-    due date); ``fingerprint`` is :func:`course_fingerprint` (computed when not given).
-    """
-    rep = layout.root / layout.autograded / sid / aid / "grader-report.json"
-    if report is None:
-        try:
-            report = json.loads(rep.read_text())
-        except (OSError, ValueError):
-            return None
-    if fingerprint is None:
-        src = json.loads(layout.source_nb(aid).read_text(encoding="utf-8"))
-        fingerprint = course_fingerprint(layout, aid, src, layout.release_nb(aid))
-    if not isinstance(report, dict) or report.get("grader") != GRADER_VERSION or \
-            _fp.changed(report.get("fingerprint"), _submission_fp(layout, aid, fingerprint, sub_path)):
-        return None
-    rows = layout.query(
-        "SELECT base_cell.name, grade.auto_score FROM grade "
-        "JOIN submitted_notebook ON grade.notebook_id = submitted_notebook.id "
-        "JOIN submitted_assignment ON submitted_notebook.assignment_id = submitted_assignment.id "
-        "JOIN assignment ON submitted_assignment.assignment_id = assignment.id "
-        "JOIN base_cell ON grade.cell_id = base_cell.id "
-        "WHERE assignment.name = ? AND submitted_assignment.student_id = ?", (aid, sid))
-    scores = dict(rows)
-    for p in report.get("parts", []):
-        got = scores.get(p.get("grade_id"))
-        if got is None or abs(got - p["score"]) > 1e-9:
-            return None
-    return report
-
-
-class Progress:
-    def __init__(self, total: int, label: str, enabled: bool = True):
-        self.total, self.done, self.label, self.enabled = total, 0, label, enabled and total > 0
-        self.t0 = time.monotonic()
-
-    def step(self, note: str = ""):
-        self.done += 1
-        if not self.enabled:
-            return
-        rate = self.done / max(time.monotonic() - self.t0, 1e-9) * 60
-        width = 30
-        filled = int(width * self.done / self.total)
-        sys.stderr.write(f"\r{self.label} [{'#' * filled}{'.' * (width - filled)}] {self.done}/{self.total} "
-                         f"{rate:5.1f} nb/min {note[:30]:30s}")
-        if self.done == self.total:
-            sys.stderr.write("\n")
-        sys.stderr.flush()
+def progress_bar(total: int, label: str, enabled: bool = True):
+    """tqdm's bar with rate and ETA on stderr; silent with ``--quiet``, when stderr is not a terminal or
+    when there is nothing to grade."""
+    from tqdm import tqdm
+    return tqdm(total=total, desc=label, unit="nb", file=sys.stderr, dynamic_ncols=True,
+                disable=not (enabled and total > 0 and sys.stderr.isatty()))
 
 
 def grade_assignment(aid: str, root: Path | None = None, workers: int = 2, limits: Limits | None = None,
@@ -548,7 +343,7 @@ def _grade_assignment(aid, root, zygotes, boots, started, feedback, progress, fo
     src_path = layout.source_nb(aid)
     if aid not in C.ASSIGNMENTS or not src_path.is_file():
         raise RunError(f"grade: unknown assignment {aid!r} or missing {src_path}")
-    _ensure_assignment(layout, aid)
+    _gb.ensure_assignment(layout, aid)
     source_bytes = src_path.read_bytes()
     source = json.loads(source_bytes.decode("utf-8"))
     source_digest = hashlib.sha256(source_bytes).hexdigest()
@@ -559,21 +354,22 @@ def _grade_assignment(aid, root, zygotes, boots, started, feedback, progress, fo
         subs = [s for s in subs if s[0] in students]
         refused = {s: why for s, why in refused.items() if s in students}
     release = layout.release_nb(aid)
-    course_fp = course_fingerprint(layout, aid, source, release)
     todo, skipped, regraded = [], [], {}
-    for sid, path in subs:
-        try:
-            why = "" if force else stale(layout, aid, sid, path, course_fp)
-        except Exception:  # an unreadable earlier record: grade again
-            why = "the earlier result is incomplete"
-        if not force and not why:
-            skipped.append(sid)
-        else:
-            todo.append((sid, path))
-            if why and why != "not graded yet":
-                regraded.setdefault(why, []).append(sid)
+    with _gb.open_gradebook(layout, readonly=True) as ro:
+        course_fp = course_fingerprint(layout, aid, source, release, ro)
+        for sid, path in subs:
+            try:
+                why = "" if force else stale(layout, aid, sid, path, course_fp, ro)
+            except Exception:  # an unreadable earlier record: grade again
+                why = "the earlier result is incomplete"
+            if not force and not why:
+                skipped.append(sid)
+            else:
+                todo.append((sid, path))
+                if why and why != "not graded yet":
+                    regraded.setdefault(why, []).append(sid)
     late = _late.load(layout)
-    bar = Progress(len(todo), f"grade {aid}", progress)
+    bar = progress_bar(len(todo), f"grade {aid}", progress)
     ready: _queue.Queue = _queue.Queue(maxsize=4)   # prepared notebooks, ahead of the sandboxes
     done: _queue.Queue = _queue.Queue()
     verdicts: dict[str, NotebookVerdict] = {}
@@ -639,10 +435,7 @@ def _grade_assignment(aid, root, zygotes, boots, started, feedback, progress, fo
         t.start()
     alive = len(threads)
     # This thread is the only writer of the gradebook: one transaction per student.
-    import warnings
-    from nbgrader.api import Gradebook
-    with warnings.catch_warnings(), Gradebook(layout.db_url, layout.course_id) as gb:
-        warnings.simplefilter("ignore")
+    with _gb.open_gradebook(layout) as gb, bar:
         while alive:
             kind, sid, payload = done.get()
             if kind == "worker-exit":
@@ -652,7 +445,7 @@ def _grade_assignment(aid, root, zygotes, boots, started, feedback, progress, fo
                 v, path = payload
                 try:
                     with _sigint_deferred():
-                        record(layout, v, path, gb, _submission_fp(layout, aid, course_fp, path), late)
+                        record(layout, v, path, gb, _submission_fp(layout, aid, course_fp, path, gb), late)
                     verdicts[sid] = v
                 except Exception as err:
                     try:
@@ -661,7 +454,8 @@ def _grade_assignment(aid, root, zygotes, boots, started, feedback, progress, fo
                         errors[sid] = f"not recorded: {type(err).__name__}: {_in.clean_text(str(err))[:300]}"
             else:
                 errors[sid] = payload
-            bar.step(sid)
+            bar.set_postfix_str(sid[:24], refresh=False)
+            bar.update()
         while not done.empty():
             kind, sid, payload = done.get()
             if kind == "error":
@@ -679,7 +473,7 @@ def _grade_assignment(aid, root, zygotes, boots, started, feedback, progress, fo
             fb = generate_feedback(layout, aid)
         except Exception as err:  # the scores are recorded; feedback can be made again with nbgrader
             fb = f"failed: {type(err).__name__}: {_in.clean_text(str(err))[:300]}"
-    csv_path = export_csv(layout, aid)
+    csv_path = _gb.export_grades(layout)
     return {"graded": sorted(verdicts), "skipped": skipped, "errors": errors, "backup": str(backup) if backup else None,
             "feedback": fb, "csv": str(csv_path), "verdicts": verdicts, "regraded": regraded,
             "report": str(report)}
@@ -732,15 +526,6 @@ class _sigint_deferred:
         return False
 
 
-def _ensure_assignment(layout: CourseLayout, aid: str):
-    ok = layout.db_path().is_file() and layout.query(
-        "SELECT 1 FROM notebook JOIN assignment ON notebook.assignment_id = assignment.id "
-        "WHERE assignment.name = ? AND notebook.name = ?", (aid, aid))
-    if not ok:
-        raise SystemExit(f"grade: the gradebook has no assignment {aid!r}: run `make assignments` "
-                         f"(nbgrader generate_assignment) first")
-
-
 def generate_feedback(layout: CourseLayout, aid: str) -> str:
     """nbgrader generate_feedback for every graded student (hidden tests cleared by its config)."""
     from nbgrader.apps import NbGraderAPI
@@ -750,48 +535,3 @@ def generate_feedback(layout: CourseLayout, aid: str) -> str:
     api = NbGraderAPI(cd, config=config)
     res = api.generate_feedback(aid, force=True)
     return "ok" if res.get("success") else f"failed: {res.get('error') or res.get('log')}"[:500]
-
-
-def export_csv(layout: CourseLayout, aid: str) -> Path:
-    """grades.csv at the course root: this assignment's rows replaced, other assignments kept."""
-    from nbgrader.api import Gradebook
-    path = layout.root / "grades.csv"
-    rows = []
-    if path.is_file():
-        with open(path, newline="", encoding="utf-8", errors="replace") as f:
-            rows = [r for r in csv.DictReader(f) if r.get("assignment") != aid]
-    import warnings
-    with warnings.catch_warnings(), Gradebook(layout.db_url, layout.course_id) as gb:
-        warnings.simplefilter("ignore")  # nbgrader's own SQLAlchemy autoflush warnings
-        for sub in gb.find_assignment(aid).submissions:
-            sid = sub.student.id
-            rep = layout.root / layout.autograded / sid / aid / "grader-report.json"
-            try:
-                report = json.loads(rep.read_text())
-            except (OSError, ValueError):
-                report = {}
-            fl = report.get("flags", [])
-            penalty = sub.late_submission_penalty or 0.0
-            rows.append({"assignment": aid, "student_id": sid, "score": f"{max(0.0, sub.score - penalty):g}",
-                         "max_score": f"{sub.max_score:g}", "raw_score": f"{sub.score:g}",
-                         "late_submission_penalty": f"{penalty:g}", "errors": len(report.get("errors", [])),
-                         "flags": len(fl), "flagged": "; ".join(sorted({f['what'] for f in fl}))[:300]})
-    rows.sort(key=lambda r: (r["assignment"], r["student_id"]))
-    tmp = path.with_suffix(".csv.tmp")
-    with open(tmp, "w", newline="", encoding="utf-8") as f:
-        w = csv.DictWriter(f, fieldnames=["assignment", "student_id", "score", "max_score", "raw_score",
-                                           "late_submission_penalty", "errors", "flags", "flagged"],
-                           extrasaction="ignore")
-        w.writeheader()
-        w.writerows({k: csv_cell(v) for k, v in r.items()} for r in rows)
-    os.replace(tmp, path)
-    return path
-
-
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-def csv_cell(value) -> str:
-    """A CSV field a spreadsheet shows as text: a leading ``= + - @`` tab or CR gets a ``'`` (OWASP)."""
-    text = _in.clean_text(str(value))
-    return "'" + text if text.startswith(_FORMULA_START) else text

@@ -539,6 +539,7 @@ def test_refused_ids_are_excluded_from_nbgrader(tmp_path, capsys):
 def test_record_is_all_or_nothing(robust, monkeypatch):
     """A failure while writing a student's records leaves neither scores nor files; a lone surrogate no longer fails."""
     from course_grader import grade as G
+    from course_grader import gradebook
     from course_grader.notebook import test_cells
     root = robust["root"]
     layout = G.CourseLayout.load(root)
@@ -552,7 +553,7 @@ def test_record_is_all_or_nothing(robust, monkeypatch):
 
     def broken(*a, **k):
         raise RuntimeError("the database is locked")
-    monkeypatch.setattr(G, "_record_scores", broken)
+    monkeypatch.setattr(gradebook, "_record_scores", broken)
     with pytest.raises(RuntimeError):
         G.record(layout, verdict, path)
     out = root / "autograded" / "rec1" / "conv1"
