@@ -61,7 +61,8 @@ Signatures (``what`` names the check in the message; ``tol`` is one of the toler
       stand-ins (``kwargs`` may set ``sync=None``); the result is
       ``{"returned", "events", "readings"}``; check it with
       ``assert_timing(result, {"warmup": w, "repeats": r, "device": d, "sync": bool}, what="")``;
-    * ``"dropout_generator"``: ``kwargs["generator"]`` is an int seed; ``fn`` is called four
+    * ``"dropout_generator"``: ``kwargs["generator"]`` is an int seed (or a generator made by
+      ``torch.Generator().manual_seed(seed)``); ``fn`` is called four
       times, with ``torch.Generator().manual_seed(seed)``, the same generator object again,
       a fresh generator with the same seed and one with ``seed + 1``; the result is the list
       of four results; check it with ``assert_dropout_generator(results, x, p, what="")``.
@@ -347,42 +348,26 @@ def call_mode(fn, mode: str, *args, **kwargs):
     __tracebackhide__ = True
     if mode not in MODES:
         raise ValueError(f"call_mode: unknown mode {mode!r}, expected one of {MODES}")
+    if mode == "dropout_generator" and isinstance(kwargs.get("generator"), int):
+        import torch
+        kwargs = dict(kwargs, generator=torch.Generator().manual_seed(int(kwargs["generator"])))
     if _is_proxy(fn):
         return fn.call_in_mode(mode, args, kwargs)
     return _local_call(fn, mode, args, kwargs)
 
 
 def _local_call(fn, mode: str, args, kwargs):
-    """The special modes on a real function (a kernel), through the student-side helpers of cases.py."""
-    from . import cases as C
+    """The special modes on a real function (a kernel), through the sandbox's own student-side code."""
+    from . import sandbox_student as S
+    from .wire import BannedOperator
     banned = getattr(fn, "_course_forbid", ())
     fn = getattr(fn, "_course_original", fn)
-    if mode == "value":
-        return fn(*args, **kwargs)
-    kwargs = dict(kwargs)
-    if mode == "dropout_generator":
-        kwargs["generator"] = C.Gen(int(kwargs["generator"]))
-    case = Case(getattr(fn, "__name__", "function"), tuple(args), kwargs, None, mode, {}, "")
-    result = C.call_student(fn, case, banned)
-    if isinstance(result, tuple) and len(result) == 3 and result[0] == "banned":
-        raise _banned_failure(case.call, result[1])
-    if isinstance(result, tuple) and len(result) == 3 and result[0] == "raised":
-        error = _rebuilt(result[1], result[2])
-        raise error
+    name = getattr(fn, "__name__", "function")
+    try:
+        result = S.call_mode(fn, mode, tuple(args), dict(kwargs), banned)
+    except BannedOperator as hit:
+        raise _banned_failure(name, hit.used) from None
     return result
-
-
-def _rebuilt(type_name: str, message: str) -> Exception:
-    import builtins
-    kind = getattr(builtins, type_name, None)
-    if isinstance(kind, type) and issubclass(kind, Exception):
-        try:
-            return kind(message)
-        except Exception:
-            pass
-    error = RuntimeError(f"{type_name}: {message}")
-    error.type_name, error.student_message = type_name, message
-    return error
 
 
 def _banned_failure(function: str, used: str) -> CheckFailure:
@@ -425,14 +410,14 @@ def forbid(function_name: str, patterns=()) -> None:
 
 def _tripwired(fn, name: str, patterns):
     """A kernel's function that runs under the runtime tripwire (until the cell ends, under IPython)."""
-    from . import cases as C
+    from . import sandbox_student as S
     original = getattr(fn, "_course_original", fn)
     patterns = tuple(dict.fromkeys(tuple(getattr(fn, "_course_forbid", ())) + tuple(patterns)))
 
     @functools.wraps(original)
     def guarded(*args, **kwargs):
         __tracebackhide__ = True
-        trip = C._tripwire(patterns)
+        trip = S._tripwire(patterns)
         try:
             with trip:
                 result = original(*args, **kwargs)
