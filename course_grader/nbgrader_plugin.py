@@ -16,7 +16,6 @@ import os
 import threading
 from pathlib import Path
 
-from nbgrader.plugins import ExportPlugin
 from nbgrader.preprocessors import NbGraderPreprocessor
 from traitlets import Float, Unicode
 
@@ -196,35 +195,5 @@ class RepairCellMetadata(NbGraderPreprocessor):
         return nb, resources
 
 
-class SafeCsvExportPlugin(ExportPlugin):
-    """``nbgrader export`` as spreadsheet-safe CSV: nbgrader's columns, every field quoted as needed
-    and a field that a spreadsheet would run as a formula (``= + - @``, tab, CR) prefixed by ``'``."""
-
-    COLUMNS = ["assignment", "duedate", "timestamp", "student_id", "last_name", "first_name", "email",
-               "raw_score", "late_submission_penalty", "score", "max_score"]
-
-    def export(self, gradebook) -> None:
-        import csv
-        from nbgrader.api import MissingEntry
-        from .grade import csv_cell
-        dest = self.to or "grades.csv"
-        only_a = {str(a) for a in self.assignment}
-        only_s = {str(s) for s in self.student}
-        self.log.info("Exporting grades to %s (spreadsheet-safe CSV)", dest)
-        with open(dest, "w", newline="", encoding="utf-8") as f:
-            w = csv.writer(f)
-            w.writerow(self.COLUMNS)
-            for a in gradebook.assignments:
-                if only_a and a.name not in only_a:
-                    continue
-                for st in gradebook.students:
-                    if only_s and st.id not in only_s:
-                        continue
-                    try:
-                        sub = gradebook.find_submission(a.name, st.id)
-                        ts, raw, pen = sub.timestamp, sub.score, sub.late_submission_penalty or 0.0
-                    except MissingEntry:
-                        ts, raw, pen = "", 0.0, 0.0
-                    row = [a.name, a.duedate, ts, st.id, st.last_name, st.first_name, st.email,
-                           raw, pen, max(0.0, raw - pen), a.max_score]
-                    w.writerow([csv_cell("" if v is None else v) for v in row])
+# moved to course_grader.lms (with the Canvas and Moodle exporters); this name keeps nbgrader_config.py working
+from .lms import SafeCsvExportPlugin  # noqa: E402,F401
