@@ -88,9 +88,10 @@ KILL_GRACE_S = 2.0    # past a cell's limit, the notebook's own SIGALRM gets thi
 PART_SLACK_S = 3.0    # the notebook process stops a part at part_s; the zygote kills it at part_s + this
 TRUSTED_SLACK_S = 20.0  # the trusted side restarts a zygote this late past what it must have reported
 
-# The student side of course_grader.cases: what call_student needs and nothing else.
-STUDENT_NAMES = ("Gen", "Device", "Raises", "Case", "_torch", "to_plain", "_to_student", "_matches",
-                 "_qualified", "_tripwire", "_device_probe", "_timing_call", "banned_message", "call_student")
+# What the sandbox holds of the course: the zygote and, beside it as a package, the two modules it imports.
+SANDBOX_FILES = {"/grader/child.py": CHILD, "/grader/course_grader/__init__.py": None,
+                 "/grader/course_grader/wire.py": HERE / "wire.py",
+                 "/grader/course_grader/sandbox_student.py": HERE / "sandbox_student.py"}
 
 
 class SandboxError(RuntimeError):
@@ -141,30 +142,14 @@ class NotebookOutcome:
 
 
 def student_source() -> str:
-    """The student-side helpers of ``course_grader.cases``, extracted by name (no specs, no data)."""
-    path = HERE / "cases.py"
-    from ._astlock import AST_LOCK
-    with AST_LOCK:
-        tree = ast.parse(path.read_text(encoding="utf-8"))
-    keep = []
-    found = set()
-    for node in tree.body:
-        if isinstance(node, (ast.Import, ast.ImportFrom)):
-            keep.append(node)
-        elif isinstance(node, (ast.FunctionDef, ast.ClassDef)) and node.name in STUDENT_NAMES:
-            keep.append(node)
-            found.add(node.name)
-    missing = set(STUDENT_NAMES) - found
-    if missing:
-        raise SandboxError(f"course_grader/cases.py no longer defines {sorted(missing)}, which the sandbox needs")
-    with AST_LOCK:
-        return ast.unparse(ast.Module(body=keep, type_ignores=[]))
+    """The code of the sandbox's student side (:mod:`course_grader.sandbox_student`): no specs, no data."""
+    return (HERE / "sandbox_student.py").read_text(encoding="utf-8")
 
 
 # --------------------------------------------------------------------------- plain data across the boundary
 def encode_tree(value, arrays: list):
     """Trusted plain data (cases' args) -> JSON tree + arrays."""
-    from . import cases
+    from . import sandbox_student as cases
     if isinstance(value, np.ndarray):
         arrays.append(value)
         return {"__nd__": len(arrays) - 1}
@@ -370,7 +355,7 @@ def _sandbox_python() -> str:
     return os.path.join(VENV_MOUNT, os.path.relpath(os.path.abspath(sys.executable), sys.prefix))
 
 
-def bwrap_command(uid: int, child_fd: int) -> list[str]:
+def bwrap_command(uid: int, files: dict[str, int]) -> list[str]:
     """As root: bubblewrap, then ``setpriv`` to the worker's own host uid.  As any other user: an
     unprivileged user namespace in which the worker's sandbox runs as ``uid`` (mapped to the
     instructor's uid outside); no capability is ever held by the sandbox."""
@@ -404,8 +389,9 @@ def bwrap_command(uid: int, child_fd: int) -> list[str]:
     # The virtualenv's editable-install hooks point into the repository, which is not mounted:
     # alexnet_ref and course_grader cannot be imported in the sandbox.
     cmd += ["--proc", "/proc", "--dev", "/dev", "--perms", "1777", "--tmpfs", "/tmp",
-            "--perms", "0755", "--dir", "/grader", "--perms", "0644", "--ro-bind-data", str(child_fd),
-            "/grader/child.py"]
+            "--perms", "0755", "--dir", "/grader", "--perms", "0755", "--dir", "/grader/course_grader"]
+    for path, fd in files.items():
+        cmd += ["--perms", "0644", "--ro-bind-data", str(fd), path]
     if as_root:
         cmd += ["--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID", "--cap-add", "CAP_SETPCAP", "--",
                 "setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups", "--inh-caps=-all",
@@ -444,22 +430,25 @@ class Zygote:
         self.limits = limits or Limits()
         self.proc = None
         self.lock = threading.Lock()
-        self._student = student_source()
 
     def spawn(self):
         """Start the sandbox without waiting for it (bubblewrap's --die-with-parent follows the
         *thread* that spawns it: spawn from a thread that outlives the grading)."""
         # bubblewrap copies the child program from an anonymous memory file: nothing is written to
         # /tmp, so nothing is left behind by a kill or a Ctrl-C
-        fd = os.memfd_create("grader-child")
+        fds = {}
         try:
-            os.write(fd, CHILD.read_bytes())
-            os.lseek(fd, 0, os.SEEK_SET)
-            self.proc = subprocess.Popen(bwrap_command(self.uid, fd), stdin=subprocess.PIPE,
-                                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, bufsize=0, pass_fds=(fd,))
+            for path, src in SANDBOX_FILES.items():
+                fds[path] = fd = os.memfd_create("grader-child")
+                os.write(fd, src.read_bytes() if src is not None else b"")
+                os.lseek(fd, 0, os.SEEK_SET)
+            self.proc = subprocess.Popen(bwrap_command(self.uid, fds), stdin=subprocess.PIPE,
+                                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, bufsize=0,
+                                         pass_fds=tuple(fds.values()))
         finally:
-            os.close(fd)
-        self._send({"op": "init", "student_source": self._student})
+            for fd in fds.values():
+                os.close(fd)
+        self._send({"op": "init"})
 
     def wait_ready(self):
         head, _ = self._recv(timeout=120)
