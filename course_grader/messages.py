@@ -70,6 +70,22 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "vi": "Phần này không trả về kết quả nào ({why}).",
         "en": "The part returned no results ({why}).",
     },
+    "hidden_check": {
+        "vi": "Một bài kiểm tra ẩn không đạt (dòng {line} của phần kiểm tra ẩn).",
+        "en": "A hidden check failed (line {line} of the hidden tests).",
+    },
+    "visible_check": {
+        "vi": "Một phép kiểm tra của ô này không đạt (dòng {line}: {code}).",
+        "en": "A check of this test cell failed (line {line}: {code}).",
+    },
+    "test_error": {
+        "vi": "Bài kiểm tra không dùng được kết quả của bạn (dòng {line}, {error}: {message}).",
+        "en": "The test could not use your result (line {line}, {error}: {message}).",
+    },
+    "test_error_hidden": {
+        "vi": "Bài kiểm tra ẩn không dùng được kết quả của bạn ({error} ở dòng {line} của phần kiểm tra ẩn).",
+        "en": "The hidden test could not use your result ({error} at line {line} of the hidden tests).",
+    },
     "not_comparable": {
         "vi": "Không thể so sánh kết quả ({error}).",
         "en": "The result could not be compared ({error}).",

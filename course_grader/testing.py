@@ -120,6 +120,8 @@ class Context:
     refs: tuple = ()                            # labels of student cells that import the reference
     banned: dict = field(default_factory=dict)  # function -> patterns registered by forbid
     rng: np.random.Generator | None = None
+    cell_errors: list = field(default_factory=list)  # the notebook's cells that raised (sandbox)
+    resolve: object = None                      # name -> the student's value or proxy (testrun's resolver)
 
 
 _local = threading.local()

@@ -1,0 +1,447 @@
+"""A notebook's test cells, run on the trusted side against the student's functions in the sandbox.
+
+A test cell is instructor code: its source (visible part and hidden block, from the SOURCE
+notebook, never the submission) runs here, in one namespace per graded notebook that
+persists across its test cells in notebook order, as in a kernel:
+
+* first the source notebook's locked code cells that are neither solutions nor tests
+  (imports, ``answer_hash``, provided helpers) run in it: names they bind are never taken
+  from the student;
+* before a test cell runs, the names its code reads and nothing has bound yet (found with
+  :mod:`symtable`) are resolved in the sandbox, in that cell's own part process
+  (``session.part(grade_id)``): a student function becomes a :class:`StudentFunction`
+  proxy (a call sends plain data and gets plain data back), a variable its plain value,
+  anything else a :class:`course_grader.wire.Unplain`; a name the student never defined
+  stays unbound (a ``NameError``, as in a kernel).  Builtins are never taken from the
+  student.  What a cell took from the student is unbound again after it;
+* the global random generators (torch, numpy, random) are seeded for each test cell from
+  the notebook's seed and the cell's grade_id, and swapped in and out under one lock while
+  trusted code runs (a proxy call gives the lock up while it waits for the sandbox), so
+  grading threads do not disturb each other.
+
+A test cell passes iff its code finishes without an exception; the exception's message is
+the feedback (:func:`verdict_message`), never the hidden source.
+"""
+from __future__ import annotations
+
+import builtins
+import contextlib
+import io
+import random
+import sys
+import symtable
+import threading
+import warnings
+import zlib
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from . import messages as M
+from . import testing
+from .notebook import _meta, _source, is_test, test_cells
+
+_LOCK = threading.Lock()
+HIDDEN_BEGIN, HIDDEN_END = "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS"
+
+
+@dataclass
+class CellVerdict:
+    grade_id: str
+    points: float
+    passed: bool
+    message: str
+    events: list = field(default_factory=list)
+
+
+# --------------------------------------------------------------------------- trusted execution
+class _Trusted:
+    """Trusted code of one notebook runs inside ``with guard:``; ``guard.released()`` while a proxy waits."""
+
+    def __init__(self):
+        self.states = None
+        self.depth = 0
+
+    def seed(self, seed: int):
+        import torch
+        torch.manual_seed(seed)
+        np.random.seed(seed & 0xFFFFFFFF)
+        random.seed(seed)
+        self.states = None
+
+    def _swap_in(self):
+        import torch
+        self.outer = (torch.get_rng_state(), np.random.get_state(), random.getstate(), sys.stdout, sys.stderr)
+        if self.states is not None:
+            torch.set_rng_state(self.states[0])
+            np.random.set_state(self.states[1])
+            random.setstate(self.states[2])
+        self.sink = io.StringIO()
+        sys.stdout = sys.stderr = self.sink
+        self.warnings = warnings.catch_warnings()
+        self.warnings.__enter__()
+        warnings.simplefilter("ignore")
+
+    def _swap_out(self):
+        import torch
+        self.warnings.__exit__(None, None, None)
+        self.states = (torch.get_rng_state(), np.random.get_state(), random.getstate())
+        torch.set_rng_state(self.outer[0])
+        np.random.set_state(self.outer[1])
+        random.setstate(self.outer[2])
+        sys.stdout, sys.stderr = self.outer[3], self.outer[4]
+
+    def __enter__(self):
+        _LOCK.acquire()
+        self._swap_in()
+        return self
+
+    def __exit__(self, *exc):
+        try:
+            self._swap_out()
+        finally:
+            _LOCK.release()
+        return False
+
+    @contextlib.contextmanager
+    def released(self):
+        self.__exit__(None, None, None)
+        try:
+            yield
+        finally:
+            self.__enter__()
+
+
+def _cell_seed(seed: int, grade_id: str) -> int:
+    return int(np.random.SeedSequence([int(seed) & 0xFFFFFFFF, zlib.crc32(grade_id.encode())]).generate_state(1)[0])
+
+
+# --------------------------------------------------------------------------- the student's names
+class StudentFunction:
+    """A student's function in the sandbox: calling it sends plain data and returns plain data."""
+
+    is_student_proxy = True
+    __slots__ = ("_name", "_qualname", "_part", "_guard", "_context")
+
+    def __init__(self, name: str, qualname: str, part, guard: _Trusted, context: testing.Context):
+        self._name, self._qualname, self._part, self._guard, self._context = name, qualname, part, guard, context
+
+    @property
+    def __name__(self):
+        return self._name
+
+    def __repr__(self):
+        return f"<student function {self._name}>"
+
+    def __call__(self, *args, **kwargs):
+        return self.call_in_mode("value", args, kwargs)
+
+    def call_in_mode(self, mode: str, args, kwargs):
+        banned = tuple(self._context.banned.get(self._name, ()))
+        with self._guard.released():
+            try:
+                return self._part.call(self._name, tuple(args), dict(kwargs), mode=mode, banned=banned)
+            except Exception as err:
+                if getattr(err, "from_student", False):
+                    try:
+                        err.student_function = self._name
+                    except Exception:
+                        pass
+                raise
+
+
+_UNBOUND = object()
+
+
+class _Resolver:
+    """Reads the student's names from one part, once each."""
+
+    def __init__(self, part, guard, context):
+        self.part, self.guard, self.context = part, guard, context
+        self.got: dict = {}
+        self.missing: set = set()
+
+    def __call__(self, name: str):
+        if name in self.got:
+            return self.got[name]
+        if name in self.missing:
+            return _UNBOUND
+        from .wire import Unplain
+        with self.guard.released():
+            answer = self.part.read(name)
+        kind = answer[0] if isinstance(answer, tuple) and answer else "missing"
+        if kind == "function":
+            value = StudentFunction(name, str(answer[1]), self.part, self.guard, self.context)
+        elif kind == "value":
+            value = answer[1]
+        elif kind == "unplain":
+            value = Unplain(str(answer[1])[:80])
+        else:
+            self.missing.add(name)
+            return _UNBOUND
+        self.got[name] = value
+        return value
+
+
+def free_names(source: str) -> list[str]:
+    """The global names ``source`` reads before (or without) binding them itself, sorted."""
+    from ._astlock import AST_LOCK
+    with AST_LOCK:
+        top = symtable.symtable(source, "<test>", "exec")
+    assigned = {s.get_name() for s in top.get_symbols() if s.is_assigned() or s.is_imported()}
+    names = set()
+
+    def visit(table, is_top):
+        for s in table.get_symbols():
+            if not s.is_referenced():
+                continue
+            if is_top and not (s.is_assigned() or s.is_imported()):
+                names.add(s.get_name())
+            elif not is_top and s.is_global() and s.get_name() not in assigned:
+                names.add(s.get_name())
+        for child in table.get_children():
+            visit(child, False)
+
+    visit(top, True)
+    return sorted(n for n in names if not hasattr(builtins, n))
+
+
+# --------------------------------------------------------------------------- the verdict of a cell
+def _hidden_span(source: str) -> tuple[int, int]:
+    """1-based line numbers of the hidden block's markers (0, 0 when there is none)."""
+    begin = end = 0
+    for i, line in enumerate(source.splitlines(), 1):
+        if HIDDEN_BEGIN in line and not begin:
+            begin = i
+        elif HIDDEN_END in line and begin and not end:
+            end = i
+    return begin, end or (10 ** 9 if begin else 0)
+
+
+def _failing_line(err: BaseException, filename: str) -> int:
+    line, tb = 0, err.__traceback__
+    while tb is not None:
+        if tb.tb_frame.f_code.co_filename == filename:
+            line = tb.tb_lineno
+        tb = tb.tb_next
+    return line
+
+
+def verdict_message(grade_id: str, err: BaseException, source: str, filename: str, resolver: _Resolver | None,
+                    cell_errors=()) -> str:
+    """What a student reads for a failed test cell (both languages where the text is the grader's)."""
+    from .wire import BannedOperator, PartLost, StudentError, clean_message
+    first_error = M.cell_raised(cell_errors[0]) if cell_errors else None
+    if isinstance(err, testing.CheckFailure):
+        return M.part(grade_id, err.what, err.text)
+    if isinstance(err, BannedOperator):
+        return M.part(grade_id, "", M.say("banned_runtime", function=getattr(err, "student_function", "?"),
+                                           used=clean_message(err.used)[:80]))
+    if isinstance(err, PartLost):
+        text = M.say("no_results", why=clean_message(err.why)[:200] or "—")
+        return M.part(grade_id, "", text + first_error if first_error else text)
+    if getattr(err, "from_student", False) or isinstance(err, StudentError):
+        name = getattr(err, "type_name", None) or type(err).__name__
+        text = M.say("raised", error=clean_message(name)[:80], message=clean_message(str(err)))
+        return M.part(grade_id, str(getattr(err, "student_function", "")), text)
+    if isinstance(err, NameError) and resolver is not None and getattr(err, "name", None) in resolver.missing:
+        text = M.say("not_defined", name=err.name)
+        return M.part(grade_id, "", text + first_error if first_error else text)
+    line = _failing_line(err, filename)
+    begin, end = _hidden_span(source)
+    hidden = begin < line < end
+    k = line - begin if hidden else line
+    if isinstance(err, AssertionError) and err.args and str(err).strip():
+        return M.part(grade_id, "", clean_message(str(err)) if not isinstance(err, testing.GradingFailure)
+                      else str(err))
+    if isinstance(err, AssertionError):
+        if hidden:
+            return M.part(grade_id, "", M.say("hidden_check", line=k))
+        text = source.splitlines()[line - 1].strip() if 0 < line <= len(source.splitlines()) else ""
+        return M.part(grade_id, "", M.say("visible_check", line=k, code=text[:200]))
+    if hidden:
+        return M.part(grade_id, "", M.say("test_error_hidden", error=type(err).__name__, line=k))
+    return M.part(grade_id, "", M.say("test_error", error=type(err).__name__, line=k,
+                                       message=clean_message(str(err))[:200]))
+
+
+# --------------------------------------------------------------------------- a notebook
+def setup_sources(source_nb: dict) -> list[tuple[str, str]]:
+    """``(label, source)`` of the source notebook's locked code cells that are neither solutions nor tests."""
+    out = []
+    for i, cell in enumerate(source_nb.get("cells", [])):
+        meta = _meta(cell)
+        if cell.get("cell_type") == "code" and meta.get("locked") and not meta.get("solution") \
+                and not is_test(meta) and not meta.get("grade"):
+            out.append((str(meta.get("grade_id") or i), _source(cell)))
+    return out
+
+
+def _compile(source: str, filename: str):
+    from ._astlock import AST_LOCK
+    from .sandbox_child import strip_magics
+    with AST_LOCK:
+        return compile(strip_magics(source), filename, "exec", dont_inherit=True)
+
+
+class NotebookTests:
+    """The trusted namespace of one graded notebook; :meth:`run_cell` grades one test cell in one part."""
+
+    def __init__(self, source_nb: dict, seed: int, trees=(), refs=(), cell_errors=()):
+        self.source_nb, self.seed = source_nb, int(seed)
+        self.trees, self.refs, self.cell_errors = list(trees), tuple(refs), list(cell_errors)
+        self.namespace: dict = {"__name__": "__main__", "__builtins__": builtins}
+        self.guard = _Trusted()
+        self.setup_errors: list[str] = []
+        self.guard.seed(_cell_seed(self.seed, "setup"))
+        for label, source in setup_sources(source_nb):
+            try:
+                code = _compile(source, f"<setup {label}>")
+                with self.guard:
+                    exec(code, self.namespace)
+            except Exception as err:  # the instructor's own cell: recorded, the tests go on
+                self.setup_errors.append(f"{label}: {type(err).__name__}: {err}"[:300])
+
+    def context(self, grade_id: str) -> testing.Context:
+        return testing.Context(grade_id, self.seed, self.trees, self.refs, cell_errors=self.cell_errors)
+
+    def run_cell(self, grade_id: str, source: str, part) -> tuple[bool, str]:
+        """Run one test cell whose student names resolve in ``part``: ``(passed, message)``."""
+        filename = f"<test {grade_id}>"
+        ctx = self.context(grade_id)
+        resolver = _Resolver(part, self.guard, ctx)
+        ctx.resolve = resolver
+        taken: dict = {}
+        self.guard.seed(_cell_seed(self.seed, grade_id))
+        try:
+            code = _compile(source, filename)
+            wanted = free_names(_strip(source))
+        except SyntaxError as err:
+            return False, M.part(grade_id, "", M.say("test_error", error="SyntaxError", line=err.lineno or 0,
+                                                     message=str(err.msg)[:200]))
+        try:
+            with self.guard, testing.active(ctx):
+                for name in wanted:
+                    if name in self.namespace:
+                        continue
+                    value = resolver(name)
+                    if value is not _UNBOUND:
+                        self.namespace[name] = taken[name] = value
+                exec(code, self.namespace)
+            return True, ""
+        except Exception as err:
+            return False, verdict_message(grade_id, err, source, filename, resolver, self.cell_errors)
+        finally:
+            for name, value in taken.items():
+                if self.namespace.get(name, _UNBOUND) is value:
+                    del self.namespace[name]
+
+
+def _strip(source: str) -> str:
+    from .sandbox_child import strip_magics
+    return strip_magics(source)
+
+
+def run_tests(session, source_nb: dict, seed: int, trees=(), refs=(), only=None) -> list[CellVerdict]:
+    """Every test cell of ``source_nb`` (``only``: those grade_ids), each in one part of ``session``."""
+    tests = NotebookTests(source_nb, seed, trees, refs, getattr(session, "cell_errors", []) or [])
+    out = []
+    for tc in test_cells(source_nb):
+        if only is not None and tc.grade_id not in only:
+            continue
+        problem = getattr(session, "problem", "")
+        if problem:
+            text = M.say("no_results", why=str(problem)[:200])
+            if tests.cell_errors:
+                text = text + M.cell_raised(tests.cell_errors[0])
+            out.append(CellVerdict(tc.grade_id, tc.points, False, M.part(tc.grade_id, "", text)))
+            continue
+        with session.part(tc.grade_id) as part:
+            passed, message = tests.run_cell(tc.grade_id, tc.source, part)
+        out.append(CellVerdict(tc.grade_id, tc.points, passed, message, list(getattr(part, "events", []) or [])))
+    return out
+
+
+# --------------------------------------------------------------------------- old hidden blocks
+def _sent(value, mode: str):
+    """A case's argument as the sandbox receives it (numpy arrays as tensors, the markers as torch objects)."""
+    import torch
+    from . import cases as C
+    if isinstance(value, np.ndarray):
+        return torch.from_numpy(np.array(value, copy=True))
+    if isinstance(value, C.Gen):
+        return torch.Generator().manual_seed(int(value.seed))
+    if isinstance(value, C.Device):
+        return torch.device(value.name)
+    if isinstance(value, tuple):
+        return tuple(_sent(v, mode) for v in value)
+    if isinstance(value, list):
+        return [_sent(v, mode) for v in value]
+    if isinstance(value, dict):
+        return {k: _sent(v, mode) for k, v in value.items()}
+    return value
+
+
+def _remote_case(target, case, banned, ctx: testing.Context):
+    """What ``call_student`` gave for ``case`` in the sandbox, from the trusted side's proxy."""
+    from .sandbox_student import MODES
+    from .wire import BannedOperator, PartLost, StudentError
+    if case.args is None:
+        if isinstance(target, StudentFunction):
+            return {"type": "function", "repr": f"<function {target.__name__}>"}
+        return testing.plain(target)
+    if not isinstance(target, StudentFunction):
+        vi, en = M.describe(testing.plain(target))
+        return ("raised", "TypeError", f"{case.call} is not a function: {en}")
+    ctx.banned[case.call] = tuple(banned)
+    mode = case.kind if case.kind in MODES else "value"
+    try:
+        result = target.call_in_mode(mode, _sent(tuple(case.args), mode), _sent(dict(case.kwargs), mode))
+    except BannedOperator as hit:
+        return ("banned", str(hit.used), str(hit))
+    except PartLost:
+        raise
+    except Exception as err:
+        if not (getattr(err, "from_student", False) or isinstance(err, StudentError)):
+            raise
+        return ("raised", getattr(err, "type_name", None) or type(err).__name__, str(err)[:500])
+    return testing.plain(result)
+
+
+def check_trusted(grade_id: str) -> None:
+    """``cases.check(grade_id, globals())`` run by :class:`NotebookTests`: the registry's cases, via proxies."""
+    __tracebackhide__ = True
+    import warnings as _w
+    from . import cases as C
+    from . import policy
+    ctx = testing.current()
+    spec = C.SPECS.get(grade_id)
+    if spec is None:
+        raise testing.CheckFailure("", M.say("unknown_test", name=grade_id))
+    with _w.catch_warnings():
+        _w.simplefilter("ignore")
+        cases = spec.cases(ctx.seed)
+    if ctx.refs and spec.banned:
+        raise testing.CheckFailure("", M.say("reference_notebook", used=ctx.refs[0]))
+    for function in dict.fromkeys(case.call for case in cases):
+        failure = C.policy_failure(function, policy.scan_trees(ctx.trees, function, spec.banned.get(function, ())))
+        if failure:
+            raise testing.CheckFailure("", failure)
+    for case in cases:
+        target = ctx.resolve(case.call) if ctx.resolve is not None else _UNBOUND
+        if target is _UNBOUND:
+            text = M.say("not_defined", name=case.call)
+            raise testing.CheckFailure("", text + M.cell_raised(ctx.cell_errors[0]) if ctx.cell_errors else text)
+        actual = _remote_case(target, case, spec.banned.get(case.call, ()), ctx)
+        try:
+            ok, message = C.compare(case, actual)
+        except Exception as err:  # a result shaped to break the comparison fails, never passes
+            ok, message = False, M.say("not_comparable", error=type(err).__name__)
+        if ok is not True:
+            if not isinstance(message, str):
+                message = M.say("not_comparable", error=type(message).__name__)
+            if isinstance(actual, tuple) and len(actual) == 3 and actual[:2] == ("raised", "NameError") \
+                    and ctx.cell_errors:
+                message = M.Text(getattr(message, "vi", message), getattr(message, "en", message)) \
+                    + M.cell_raised(ctx.cell_errors[0])
+            raise testing.CheckFailure(case.what, message)
