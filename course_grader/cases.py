@@ -649,6 +649,10 @@ def check(grade_id: str, namespace: dict, seed: int | None = None) -> None:
     checked and how the answer is wrong; prints nothing.
     """
     __tracebackhide__ = True
+    from . import testing
+    if testing.current() is not None:  # the course's grader: the cases go through the sandbox's proxies
+        from .testrun import check_trusted
+        return check_trusted(grade_id)
     from . import messages as M
     from . import policy
     spec = SPECS.get(grade_id)
