@@ -2,8 +2,9 @@
 
 Run from the course root (the folder of ``nbgrader_config.py``).  Writes the
 gradebook (one transaction per student, after a backup), ``autograded/``,
-``feedback/`` (nbgrader generate_feedback) and ``grades.csv``; prints the
-flagged submissions.
+``feedback/`` (nbgrader generate_feedback), ``grades.csv`` and the item analysis
+``reports/<id>-items.html``; prints the flagged submissions.
+``python -m course_grader items <id>`` writes the item analysis again.
 """
 from __future__ import annotations
 
@@ -24,7 +25,12 @@ def main(argv=None) -> int:
     g.add_argument("--no-feedback", action="store_true")
     g.add_argument("--part-timeout", type=float, default=None, help="seconds per graded part")
     g.add_argument("--quiet", action="store_true", help="no progress line")
+    it = sub.add_parser("items", help="write the item analysis of graded assignments (reports/<id>-items.html)")
+    it.add_argument("assignments", nargs="+", metavar="assignment", help="one or more assignment ids")
+    it.add_argument("--root", type=Path, default=None, help="course root (default: the current folder)")
     args = parser.parse_args(argv)
+    if args.cmd == "items":
+        return _items(args)
     from .grade import RunError, grade_assignments
     from .sandbox import Limits
     limits = Limits()
@@ -44,7 +50,7 @@ def main(argv=None) -> int:
     for aid, res in results.items():
         verdicts = res["verdicts"]
         print(f"{aid}: graded {len(res['graded'])}, unchanged since the last run {len(res['skipped'])}; "
-              f"backup {res['backup']}; feedback {res['feedback']}; csv {res['csv']}")
+              f"backup {res['backup']}; feedback {res['feedback']}; csv {res['csv']}; items {res.get('items')}")
         for why, sids in sorted(res.get("regraded", {}).items()):
             print(f"  regraded {len(sids)}: {why}")
         for sid in sorted(verdicts):
@@ -63,6 +69,19 @@ def main(argv=None) -> int:
             print(f"{aid}: {len(res['errors'])} not graded (listed in {res.get('report')}):", file=sys.stderr)
         for sid, err in sorted(res["errors"].items()):
             print(f"  {sid}: {err}", file=sys.stderr)
+    return 0
+
+
+def _items(args) -> int:
+    from .intake import check_student_id
+    from .item_analysis import write_report
+    from .layout import CourseLayout
+    layout = CourseLayout.load(args.root)
+    for aid in args.assignments:
+        if check_student_id(aid) or not layout.source_nb(aid).is_file():
+            print(f"items: unknown assignment {aid!r}: no {layout.source_nb(aid)}", file=sys.stderr)
+            return 2
+        print(f"{aid}: {write_report(layout, aid)}")
     return 0
 
 

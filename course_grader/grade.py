@@ -474,9 +474,14 @@ def _grade_assignment(aid, root, zygotes, boots, started, feedback, progress, fo
         except Exception as err:  # the scores are recorded; feedback can be made again with nbgrader
             fb = f"failed: {type(err).__name__}: {_in.clean_text(str(err))[:300]}"
     csv_path = _gb.export_grades(layout)
+    try:
+        from .item_analysis import write_report
+        items = str(write_report(layout, aid))
+    except Exception as err:  # the grades are recorded and exported; the report can be made with `items`
+        items = f"failed: {type(err).__name__}: {_in.clean_text(str(err))[:300]}"
     return {"graded": sorted(verdicts), "skipped": skipped, "errors": errors, "backup": str(backup) if backup else None,
             "feedback": fb, "csv": str(csv_path), "verdicts": verdicts, "regraded": regraded,
-            "report": str(report)}
+            "report": str(report), "items": items}
 
 
 class RunError(Exception):
