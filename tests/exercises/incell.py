@@ -110,6 +110,12 @@ def student_names(nb) -> set[str]:
     return set().union(*(defined_names(code) for _, code in solution_cells(nb)))
 
 
+def solution_functions(nb) -> set[str]:
+    """The functions (``def``) the solution cells define."""
+    return {node.name for _, code in solution_cells(nb) for node in ast.parse(code).body
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))}
+
+
 def calls_of(nb, cell: GradedCell) -> set[str]:
     """The student's names (functions and variables) a test cell reads."""
     return names_read(cell.code) & student_names(nb)
