@@ -89,15 +89,18 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .cases import (BANNED_TEXT, CONV_BANNED, DEFAULT_SEED, DROPOUT_BANNED, EXACT_FLOAT, FORWARD_CPU,
-                    LINEAR_BANNED, LRN_BANNED, ONE_LAYER, PAD_BANNED, POOL_BANNED, RELU_BANNED, SOFTMAX,
-                    SOFTMAX_BANNED, Case, GradingFailure)
+from .cases import (AUTOGRAD_BANNED, BANNED_TEXT, CONV_BACKWARD_BANNED, CONV_BANNED, DEFAULT_SEED, DROPOUT_BANNED,
+                    EXACT_FLOAT, FORWARD_CPU, LINEAR_BANNED, LRN_BACKWARD_BANNED, LRN_BANNED, ONE_LAYER, PAD_BANNED,
+                    POOL_BACKWARD_BANNED, POOL_BANNED, RELU_BANNED, SGD_BANNED, SOFTMAX, SOFTMAX_BANNED, XENT_BANNED,
+                    Case, GradingFailure)
 
 __all__ = ["rng", "notebook_seed", "randn", "assert_close", "assert_equal", "assert_shape", "assert_probs",
            "assert_topk", "assert_raises", "call_mode", "assert_device", "assert_timing", "assert_dropout_train",
            "assert_dropout_generator", "forbid", "reference", "CheckFailure",
            "ONE_LAYER", "FORWARD_CPU", "SOFTMAX", "EXACT_FLOAT", "CONV_BANNED", "RELU_BANNED", "LRN_BANNED",
-           "POOL_BANNED", "LINEAR_BANNED", "DROPOUT_BANNED", "SOFTMAX_BANNED", "PAD_BANNED", "BANNED_TEXT"]
+           "POOL_BANNED", "LINEAR_BANNED", "DROPOUT_BANNED", "SOFTMAX_BANNED", "PAD_BANNED", "BANNED_TEXT",
+           "AUTOGRAD_BANNED", "CONV_BACKWARD_BANNED", "POOL_BACKWARD_BANNED", "LRN_BACKWARD_BANNED", "XENT_BANNED",
+           "SGD_BANNED"]
 
 MODES = ("value", "device", "timing", "dropout_generator")
 
