@@ -10,6 +10,9 @@ coverage, the LRN denominator) are plain float64 loops here.
 """
 from __future__ import annotations
 
+import functools
+import math
+
 import numpy as np
 import torch
 
@@ -187,3 +190,100 @@ def block2_reference(x, w, b) -> torch.Tensor:
 
 def block2_what(x, w, b) -> str:
     return f"block2_forward(x {_shape(x)}, weight {_shape(w)}, bias {_shape(b)})"
+
+
+# --------------------------------------------------------------------------- CONV3
+def pad_inputs(g: np.random.Generator) -> list:
+    """(x, p) pairs for pad2d: float32 and float64, p = 0 and a padding larger than x."""
+    return [(randn(g, (2, 3, 4, 5)), 1), (randn(g, (1, 2, 3, 2), dtype=torch.float64), 2),
+            (randn(g, (1, 4, 5, 3)), 0), (randn(g, (1, 1, 1, 1)), 3)]
+
+
+def ref_pad2d(x, p: int):
+    """x [N, C, H, W] with p zeros on every side of H and W, in float64."""
+    n, c, h, w = x.shape
+    out = torch.zeros((n, c, h + 2 * p, w + 2 * p), dtype=torch.float64)
+    out[:, :, p:p + h, p:p + w] = x.double()
+    return out
+
+
+# --------------------------------------------------------------------------- POOL3
+def flatten_inputs(g: np.random.Generator) -> list:
+    return [randn(g, (2, 3, 4, 5)), randn(g, (1, 5, 2, 3), dtype=torch.float64), randn(g, (3, 2, 6, 6))]
+
+
+# --------------------------------------------------------------------------- FC6
+def linear_inputs(g: np.random.Generator) -> list:
+    """(x, weight, bias) triples: large inputs, float64, no bias, more outputs than inputs."""
+    out = []
+    for n, i, o, bias, scale, dtype in [(2, 7, 5, True, 1.0, torch.float32), (3, 6, 6, True, 100.0, torch.float32),
+                                        (1, 9, 4, False, 1.0, torch.float64), (4, 5, 8, True, 1.0, torch.float32)]:
+        out.append((randn(g, (n, i), scale, dtype), randn(g, (o, i), dtype=dtype),
+                    randn(g, (o,), dtype=dtype) if bias else None))
+    return out
+
+
+def linear_what(x, w, b, name: str = "linear_forward") -> str:
+    return f"{name}(x {_shape(x)}, weight {_shape(w)}, bias {None if b is None else _shape(b)})"
+
+
+# --------------------------------------------------------------------------- FC7
+def fc7_inputs(g: np.random.Generator) -> list:
+    """(x, weight, bias) with a square, non-symmetric weight (a transposed W gives other values)."""
+    return [(randn(g, (n, d), scale), randn(g, (d, d)), randn(g, (d,)))
+            for n, d, scale in [(2, 6, 1.0), (3, 16, 10.0), (1, 5, 1.0)]]
+
+
+def dropout_inputs(g: np.random.Generator) -> list:
+    """(x, p, seed): inputs bounded away from 0 (a dropped unit is exactly 0), a seed per call."""
+    out = []
+    for shape, p, k in [((8, 512), 0.5, 1), ((4, 1000), 0.2, 2), ((2, 3, 20, 20), 0.7, 3)]:
+        x = g.uniform(0.5, 3.0, size=shape) * np.where(g.random(shape) < 0.5, 1.0, -1.0)
+        out.append((torch.from_numpy(x.astype(np.float32)), p, int(g.integers(0, 2**31)) + k))
+    return out
+
+
+# --------------------------------------------------------------------------- FC8
+def top_k_inputs(g: np.random.Generator) -> list:
+    """(probs float32, k, expected values float64, expected indices int64): distinct probabilities."""
+    out = []
+    for n, c, k in [(2, 1000, 5), (3, 10, 1), (1, 7, 7)]:
+        logits = g.permutation(n * c).reshape(n, c).astype(np.float64) / (n * c)
+        p = (np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)).astype(np.float32)
+        idx = np.argsort(-p.astype(np.float64), axis=1, kind="stable")[:, :k]
+        values = np.take_along_axis(p.astype(np.float64), idx, axis=1)
+        out.append((torch.from_numpy(p), k, torch.from_numpy(values), torch.from_numpy(idx.astype(np.int64))))
+    return out
+
+
+# --------------------------------------------------------------------------- FORWARD_GPU
+@functools.lru_cache(maxsize=2)
+def _forward_data(seed: int):
+    import alexnet_ref as ref
+    g = np.random.default_rng([int(seed) & 0xFFFFFFFF, 227])
+    params = {}
+    for name, shape in ref.param_shapes().items():
+        scale = math.sqrt(2.0 / math.prod(shape[1:])) if name.endswith(".weight") else 0.1
+        params[name] = torch.from_numpy(g.standard_normal(shape, dtype=np.float32) * np.float32(scale))
+    x = torch.from_numpy(g.standard_normal((2, 3, 227, 227), dtype=np.float32))
+    return x, params
+
+
+def forward_inputs(seed: int):
+    """(x [2, 3, 227, 227], params) for alexnet_forward, the same for every test cell of one notebook.
+
+    He-scaled weights keep the activations O(1) through the network: the paper's N(0, 0.01²)
+    weights give almost uniform probabilities, so a missing ReLU or LRN would hide.  Copies:
+    code that changes them in place cannot change another cell's inputs.
+    """
+    x, params = _forward_data(int(seed))
+    return x.clone(), {name: t.clone() for name, t in params.items()}
+
+
+@functools.lru_cache(maxsize=2)
+def forward_reference(seed: int):
+    """alexnet_ref's probabilities for :func:`forward_inputs` (``seed``), in float64."""
+    import alexnet_ref as ref
+    x, params = _forward_data(int(seed))
+    with torch.no_grad():
+        return ref.alexnet_forward(x.double(), {k: v.double() for k, v in params.items()})
