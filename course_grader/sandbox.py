@@ -64,19 +64,17 @@ sandbox) imports torch once per worker; each notebook costs forks, not an interp
 """
 from __future__ import annotations
 
-import ast
-import io
+import contextlib
 import json
 import os
 import shutil
-import struct
 import subprocess
 import sys
 import threading
+import time
 from dataclasses import dataclass, field
+from multiprocessing.connection import Connection
 from pathlib import Path
-
-import numpy as np
 
 HERE = Path(__file__).resolve().parent
 CHILD = HERE / "sandbox_child.py"
@@ -147,179 +145,21 @@ def student_source() -> str:
 
 
 # --------------------------------------------------------------------------- plain data across the boundary
+# The format and its bounds live in course_grader.wire (imported by the sandbox too); kept here by name.
+from .wire import (MAX_ARRAYS, MAX_DECODED_BYTES, MAX_ELEMENTS, MAX_JSON_BYTES, MAX_NODES, MAX_STR,  # noqa: E402,F401
+                   BannedOperator, DecodeBudget, Malformed, PartLost, StudentError, Unplain, decode_blob)
+from . import wire  # noqa: E402
+
+MAX_CONTROL_BYTES = 1 << 20   # one control message from the zygote
+MAX_DATA_BYTES = (40 << 20) + (1 << 17)  # one record relayed by the zygote
+
+
 def encode_tree(value, arrays: list):
-    """Trusted plain data (cases' args) -> JSON tree + arrays."""
-    from . import sandbox_student as cases
-    if isinstance(value, np.ndarray):
-        arrays.append(value)
-        return {"__nd__": len(arrays) - 1}
-    if isinstance(value, cases.Gen):
-        return {"__gen__": int(value.seed)}
-    if isinstance(value, cases.Device):
-        return {"__dev__": str(value.name)}
-    if isinstance(value, tuple):
-        return {"__tuple__": [encode_tree(v, arrays) for v in value]}
-    if isinstance(value, list):
-        return [encode_tree(v, arrays) for v in value]
-    if isinstance(value, dict):
-        return {"__dict__": {str(k): encode_tree(v, arrays) for k, v in value.items()}}
-    if isinstance(value, (np.integer,)):
-        return int(value)
-    if isinstance(value, (np.floating, float)):
-        v = float(value)
-        return v if np.isfinite(v) else {"__float__": repr(v)}
-    if value is None or isinstance(value, (bool, int, str)):
-        return value
-    raise SandboxError(f"cannot send {type(value).__name__} to the sandbox")
-
-
-def _npy(a: np.ndarray) -> bytes:
-    buf = io.BytesIO()
-    np.save(buf, np.ascontiguousarray(a), allow_pickle=False)
-    return buf.getvalue()
-
-
-class Malformed(ValueError):
-    pass
-
-
-_ALLOWED_KINDS = "biuf"
-
-# What the trusted side accepts from one notebook, checked before anything is parsed or decoded.
-# The largest array a correct submission returns is conv1's (2, 96, 55, 55): 580,800 elements.
-MAX_JSON_BYTES = 1 << 20          # the JSON tree of one record
-MAX_NODES = 100_000               # values, items and keys in one record's tree
-MAX_STR = 64 << 10                # characters of one string or key
-MAX_ARRAYS = 1024                 # arrays in one record
-MAX_ELEMENTS = 4 << 20            # elements of one array (32 MiB once decoded to float64)
-MAX_DECODED_BYTES = 128 << 20     # every array of a notebook's records, after decoding (float64/int64/bool)
-
-
-class DecodeBudget:
-    """Decoded bytes left for one notebook's records (shared by its parts)."""
-
-    def __init__(self, limit: int = MAX_DECODED_BYTES):
-        self.left = limit
-
-    def spend(self, nbytes: int):
-        if nbytes > self.left:
-            raise Malformed(f"the arrays returned add up to more than {MAX_DECODED_BYTES >> 20} MiB once decoded")
-        self.left -= nbytes
-
-
-def _array_header(raw: bytes):
-    """(shape, dtype) of a .npy blob from its header alone, or Malformed."""
-    from numpy.lib import format as npformat
-    f = io.BytesIO(raw)
-    try:
-        version = npformat.read_magic(f)
-        if version == (1, 0):
-            shape, _fortran, dtype = npformat.read_array_header_1_0(f)
-        elif version in ((2, 0), (3, 0)):
-            shape, _fortran, dtype = npformat.read_array_header_2_0(f)
-        else:
-            raise ValueError("version")
-    except Exception as err:
-        raise Malformed(f"bad array header: {type(err).__name__}") from None
-    if (dtype.kind not in _ALLOWED_KINDS or dtype.hasobject or dtype.fields is not None
-            or dtype.subdtype is not None):
-        raise Malformed("array of a non-numeric dtype")
-    if not isinstance(shape, tuple) or len(shape) > 32 or not all(isinstance(d, int) and d >= 0 for d in shape):
-        raise Malformed("bad array shape")
-    return shape, dtype, f.tell()
-
-
-def decode_blob(blob: bytes, max_depth: int = 32, budget: DecodeBudget | None = None):
-    """Untrusted bytes -> plain data (JSON values, tuples, float64/int64/bool arrays) or Malformed.
-
-    Every size is checked before it is parsed or decoded: the JSON tree's bytes, nodes, depth and
-    strings, the number of arrays, each array's elements and the decoded bytes of all arrays
-    (``budget``, shared by the records of one notebook; float16 or int8 arrays count at 8 bytes
-    per element, as they are decoded)."""
-    import math
-    budget = budget or DecodeBudget()
-    if len(blob) < 8:
-        raise Malformed("empty result")
-    (n,) = struct.unpack("<Q", blob[:8])
-    if n > len(blob) - 8 or n > MAX_JSON_BYTES:
-        raise Malformed(f"bad header length ({n} bytes; at most {MAX_JSON_BYTES} accepted)")
-    try:
-        head = json.loads(blob[8:8 + n].decode("utf-8"))
-    except (ValueError, UnicodeDecodeError) as err:
-        raise Malformed(f"header is not JSON: {str(err)[:100]}") from None
-    except RecursionError:
-        raise Malformed("nested too deep") from None
-    if not isinstance(head, dict) or not isinstance(head.get("blobs"), list):
-        raise Malformed("header without blobs")
-    if len(head["blobs"]) > MAX_ARRAYS:
-        raise Malformed(f"{len(head['blobs'])} arrays in one result (at most {MAX_ARRAYS} accepted)")
-    plan, pos = [], 8 + n
-    for size in head["blobs"]:
-        if not isinstance(size, int) or isinstance(size, bool) or size < 0 or pos + size > len(blob):
-            raise Malformed("bad array length")
-        shape, dtype, offset = _array_header(blob[pos:pos + min(size, 1 << 16)])
-        count = math.prod(shape)
-        if count > MAX_ELEMENTS:
-            raise Malformed(f"an array of {count} elements (shape {shape}; at most {MAX_ELEMENTS} accepted)")
-        if offset + count * dtype.itemsize != size:
-            raise Malformed("array data does not match its header")
-        budget.spend(count * (1 if dtype.kind == "b" else 8))
-        plan.append((pos, size, dtype.kind))
-        pos += size
-    arrays = []
-    for pos, size, kind in plan:
-        try:
-            a = np.load(io.BytesIO(blob[pos:pos + size]), allow_pickle=False)
-        except Exception as err:
-            raise Malformed(f"bad array: {type(err).__name__}") from None
-        if not isinstance(a, np.ndarray) or a.dtype.kind != kind or a.dtype.hasobject:
-            raise Malformed("array of a non-numeric dtype")
-        if a.dtype.kind == "f":
-            a = a.astype(np.float64)
-        elif a.dtype.kind in "iu":
-            a = a.astype(np.int64)
-        arrays.append(a)
-    nodes = [0]
-
-    def count(k=1):
-        nodes[0] += k
-        if nodes[0] > MAX_NODES:
-            raise Malformed(f"more than {MAX_NODES} values in one result")
-
-    def text(v):
-        if len(v) > MAX_STR:
-            raise Malformed(f"a string of {len(v)} characters (at most {MAX_STR} accepted)")
-        return v
-
-    def walk(node, depth):
-        if depth > max_depth:
-            raise Malformed("nested too deep")
-        count()
-        if node is None or isinstance(node, (bool, int, float)):
-            if isinstance(node, int) and not isinstance(node, bool) and abs(node) >= 2**63:
-                raise Malformed("integer too large")
-            return node
-        if isinstance(node, str):
-            return text(node)
-        if isinstance(node, list):
-            return [walk(v, depth + 1) for v in node]
-        if isinstance(node, dict):
-            if set(node) == {"__nd__"}:
-                i = node["__nd__"]
-                if not isinstance(i, int) or not 0 <= i < len(arrays):
-                    raise Malformed("bad array index")
-                return arrays[i]
-            if set(node) == {"__tuple__"} and isinstance(node["__tuple__"], list):
-                return tuple(walk(v, depth + 1) for v in node["__tuple__"])
-            if set(node) == {"__dict__"} and isinstance(node["__dict__"], dict):
-                count(len(node["__dict__"]))
-                return {text(str(k)): walk(v, depth + 1) for k, v in node["__dict__"].items()}
-            if set(node) == {"__float__"} and node["__float__"] in ("nan", "inf", "-inf"):
-                return float(node["__float__"])
-            raise Malformed("unknown object in the result")
-        raise Malformed("unknown value in the result")
-
-    return walk(head.get("tree"), 0)
+    """Trusted plain data (cases' args) -> JSON tree + arrays, in :mod:`course_grader.wire`'s format
+    (the older :class:`~course_grader.sandbox_student.Gen` / ``Device`` markers included)."""
+    enc = wire._Encoder(strict=True)
+    enc.arrays = arrays
+    return enc.tree(value)
 
 
 def _events(value) -> list:
@@ -422,20 +262,21 @@ def userns_disabled() -> str:
 
 
 class Zygote:
-    """One warm sandboxed process that grades notebooks one at a time."""
+    """One warm sandboxed process that grades notebooks one at a time (:meth:`session`)."""
 
     def __init__(self, worker: int = 0, limits: Limits | None = None):
         self.worker = worker
         self.uid = BASE_UID + worker
         self.limits = limits or Limits()
         self.proc = None
+        self.rx = self.tx = None
         self.lock = threading.Lock()
 
     def spawn(self):
         """Start the sandbox without waiting for it (bubblewrap's --die-with-parent follows the
         *thread* that spawns it: spawn from a thread that outlives the grading)."""
-        # bubblewrap copies the child program from an anonymous memory file: nothing is written to
-        # /tmp, so nothing is left behind by a kill or a Ctrl-C
+        # bubblewrap copies the files from anonymous memory files: nothing is written to /tmp, so
+        # nothing is left behind by a kill or a Ctrl-C
         fds = {}
         try:
             for path, src in SANDBOX_FILES.items():
@@ -448,7 +289,12 @@ class Zygote:
         finally:
             for fd in fds.values():
                 os.close(fd)
+        self._connect()
         self._send({"op": "init"})
+
+    def _connect(self):
+        self.tx = Connection(os.dup(self.proc.stdin.fileno()), readable=False)
+        self.rx = Connection(os.dup(self.proc.stdout.fileno()), writable=False)
 
     def wait_ready(self):
         head, _ = self._recv(timeout=120)
@@ -469,92 +315,96 @@ class Zygote:
     def __exit__(self, *exc):
         self.close()
 
-    # framing on the zygote's pipes (the zygote is ours; its payload records are not)
-    def _send(self, header: dict, blobs=()):
-        header = dict(header, blobs=[len(b) for b in blobs])
-        h = json.dumps(header).encode()
-        out = self.proc.stdin
-        out.write(struct.pack("<Q", len(h)) + h)
-        for b in blobs:
-            out.write(b)
-        out.flush()
-
-    def _read(self, n: int, deadline: float) -> bytes:
-        import select
-        import time
-        fd = self.proc.stdout.fileno()
-        chunks, got = [], 0
-        while got < n:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                raise SandboxError("the sandbox did not answer in time")
-            ready, _, _ = select.select([fd], [], [], left)
-            if not ready:
-                continue
-            b = os.read(fd, min(n - got, 1 << 20))
-            if not b:
-                err = self.proc.stderr.read(4000).decode("utf-8", "replace") if self.proc.poll() is not None else ""
-                raise SandboxError(f"the sandbox exited: {err.strip()[-2000:]}")
-            chunks.append(b)
-            got += len(b)
-        return b"".join(chunks)
+    # multiprocessing.connection frames on the zygote's pipes: a JSON control message, then the
+    # record it announces (``"data": true``); the zygote is ours, the records it relays are not
+    def _send(self, head: dict, data: bytes | None = None):
+        self.tx.send_bytes(json.dumps(dict(head, data=data is not None)).encode())
+        if data is not None:
+            self.tx.send_bytes(data)
 
     def _recv(self, timeout: float):
-        import time
-        deadline = time.monotonic() + timeout
-        (n,) = struct.unpack("<Q", self._read(8, deadline))
-        if n > (1 << 20):
-            raise SandboxError("oversized header from the zygote")
-        head = json.loads(self._read(n, deadline))
-        blobs = [self._read(int(k), deadline) for k in head.get("blobs", [])]
-        return head, blobs
+        try:
+            if not self.rx.poll(max(0.0, timeout)):
+                raise SandboxError("the sandbox did not answer in time")
+            head = json.loads(self.rx.recv_bytes(MAX_CONTROL_BYTES))
+            data = self.rx.recv_bytes(MAX_DATA_BYTES) if head.get("data") else None
+        except (EOFError, OSError, ValueError) as err:
+            tail = ""
+            if self.proc is not None and self.proc.poll() is not None:
+                tail = self.proc.stderr.read(4000).decode("utf-8", "replace").strip()[-2000:]
+            raise SandboxError(f"the sandbox exited: {tail or type(err).__name__}") from None
+        if not isinstance(head, dict):
+            raise SandboxError("unexpected message from the zygote")
+        return head, data
 
-    def run_notebook(self, cells: list[dict], parts: list[dict]) -> NotebookOutcome:
-        """Run ``cells`` once, then each part (``{"calls": [Case...], "banned": {...}}``) in its own process."""
+    def request(self, head: dict, data: bytes | None, timeout: float):
+        """One exchange with the zygote; an interrupted exchange (Ctrl-C included) ends the zygote."""
+        try:
+            self._send(head, data)
+            return self._recv(timeout)
+        except BaseException:
+            self.close_proc()
+            raise
+
+    @contextlib.contextmanager
+    def session(self, cells: list[dict]):
+        """Run ``cells`` (``[{"label", "source"}]``) once in a fresh notebook process; yields its
+        :class:`NotebookSession`, whose :meth:`~NotebookSession.part` runs one test cell's calls."""
         with self.lock:
-            if self.proc is None or self.proc.poll() is not None:
-                if self.proc is not None:
-                    self.close_proc()
-                self.start()
-            arrays: list = []
-            wire_parts = []
-            for part in parts:
-                calls = [{"call": c.call, "kind": c.kind,
-                          "args": None if c.args is None else encode_tree(tuple(c.args), arrays),
-                          "kwargs": encode_tree(dict(c.kwargs), arrays)} for c in part["calls"]]
-                wire_parts.append({"calls": calls, "banned": {k: list(v) for k, v in part.get("banned", {}).items()}})
-            job = {"cells": [{"label": str(c["label"]), "source": c["source"]} for c in cells], "parts": wire_parts}
-            lim = self.limits
-            wire = dict(lim.wire(), cells_total_s=lim.cells_total_s(len(cells)))
+            nb = NotebookSession(self, cells)
             try:
-                self._send({"op": "job", "job": job, "limits": wire}, [_npy(a) for a in arrays])
-                head, records = self._wait_done(len(cells), len(parts))
-            except (SandboxError, BrokenPipeError, OSError) as err:
-                self.close_proc()
-                return NotebookOutcome([], [], [PartOutcome(None, {}, [], "the sandbox failed: " + str(err)[:200])
-                                                for _ in parts], problem=str(err)[:300])
-        return self._parse(head, records, len(parts), [str(c["label"]) for c in cells], lim)
+                nb._open()
+                yield nb
+            finally:
+                nb._close()
 
-    def _wait_done(self, ncells: int, nparts: int):
-        """The zygote's answer to a job.  It reports every cell and part as it starts or ends, so a
-        silent zygote is given up on one phase's limit after its last report, not the notebook's."""
-        import time
+    def _wait_cells(self, ncells: int):
+        """The zygote's answer to a notebook.  It reports every cell as it starts, so a silent zygote
+        is given up on one phase's limit after its last report, not the notebook's."""
         lim = self.limits
-        end = time.monotonic() + lim.worst_case_s(ncells, nparts)
+        end = time.monotonic() + SETUP_S + lim.cells_total_s(ncells) + KILL_GRACE_S + TRUSTED_SLACK_S
         wait = SETUP_S + TRUSTED_SLACK_S
         while True:
-            head, blobs = self._recv(timeout=max(0.0, min(wait, end - time.monotonic())))
-            if head.get("op") == "done":
-                return head, blobs
+            head, data = self._recv(timeout=max(0.0, min(wait, end - time.monotonic())))
+            if head.get("op") == "cells":
+                return head, data
             if head.get("op") != "tick":
                 raise SandboxError(f"unexpected message from the zygote: {str(head)[:200]}")
-            if head.get("phase") == "cell":
-                wait = lim.cells_s + KILL_GRACE_S + TRUSTED_SLACK_S
-            else:
-                wait = lim.part_s + PART_SLACK_S + TRUSTED_SLACK_S
+            wait = lim.cells_s + KILL_GRACE_S + TRUSTED_SLACK_S
+
+    def run_notebook(self, cells: list[dict], parts: list[dict]) -> NotebookOutcome:
+        """Run ``cells`` once, then each part (``{"calls": [Case...], "banned": {...}}``) in its own process
+        (the older interface, on top of :meth:`session`: results are ``call_student``'s plain data)."""
+        outs = []
+        with self.session(cells) as nb:
+            before = nb.problem
+            for k, part in enumerate(parts):
+                if nb.problem:
+                    why = before or "not run: the grader stopped the notebook during an earlier part"
+                    outs.append(PartOutcome(None, {}, [], why))
+                    continue
+                results, why = [], ""
+                with nb.part(f"part {k}") as p:
+                    banned = part.get("banned", {})
+                    try:
+                        for case in part["calls"]:
+                            results.append(p.call_case(case, tuple(banned.get(case.call, ()))))
+                    except StudentError as err:
+                        results = None
+                        why = (f"the part's result was not accepted ({err})" if err.type_name == "ResultTooLarge"
+                               else str(err))
+                outs.append(PartOutcome(results, p.status, p.events, why))
+        return NotebookOutcome(nb.cell_errors, nb.events, outs, before)
 
     def close_proc(self):
         """Kill the sandbox process and close its pipes (also before a restart)."""
+        for conn in (self.tx, self.rx):
+            if conn is not None:
+                try:
+                    conn.close()
+                except OSError:
+                    pass
+        self.tx = self.rx = None
         if self.proc is not None:
             try:
                 self.proc.kill()
@@ -566,55 +416,211 @@ class Zygote:
                     f.close()
             self.proc = None
 
-    @staticmethod
-    def _parse(head: dict, records: list[bytes], nparts: int, labels: list[str] | None = None,
-               limits: Limits | None = None) -> NotebookOutcome:
-        cell_errors, events, problem = [], [], ""
-        budget = DecodeBudget()
+
+class NotebookSession:
+    """One student's notebook in the sandbox: its cells ran once; :meth:`part` serves one test cell."""
+
+    def __init__(self, zygote: Zygote, cells: list[dict]):
+        self.zygote = zygote
+        self.cells = [{"label": str(c["label"]), "source": c["source"]} for c in cells]
+        self.cell_errors: list = []
+        self.events: list = []
+        self.problem = ""            # why the notebook process is gone ("" while it serves parts)
+        self.budget = DecodeBudget()  # decoded bytes, shared by the parts
+        self.open = False
+
+    def _fail(self, err: BaseException):
+        self.zygote.close_proc()
+        self.open = False
+        self.problem = self.problem or "the sandbox failed: " + str(err)[:200]
+
+    def _open(self):
+        z, lim = self.zygote, self.zygote.limits
+        try:
+            if z.proc is None or z.proc.poll() is not None:
+                if z.proc is not None:
+                    z.close_proc()
+                z.start()
+            wire_limits = dict(lim.wire(), cells_total_s=lim.cells_total_s(len(self.cells)))
+            z._send({"op": "notebook", "cells": self.cells, "limits": wire_limits})
+            self.open = True
+            head, data = z._wait_cells(len(self.cells))
+        except (SandboxError, OSError) as err:
+            self._fail(err)
+            return
+        except BaseException:
+            z.close_proc()
+            raise
         stopped = head.get("stopped") if isinstance(head.get("stopped"), dict) else None
-        if records:
+        if data:
             try:
-                first = decode_blob(records[0], budget=budget)
+                first = wire.decode(data, budget=self.budget)
                 if isinstance(first, dict):
                     if isinstance(first.get("cell_errors"), list):
-                        cell_errors = [{"cell": str(e.get("cell", ""))[:40], "error": str(e.get("error", ""))[:60],
-                                        "message": str(e.get("message", ""))[:300]}
-                                       for e in first["cell_errors"][:100] if isinstance(e, dict)]
-                    events = _events(first.get("events"))
+                        self.cell_errors = [{"cell": str(e.get("cell", ""))[:40],
+                                             "error": str(e.get("error", ""))[:60],
+                                             "message": str(e.get("message", ""))[:300]}
+                                            for e in first["cell_errors"][:100] if isinstance(e, dict)]
+                    self.events = _events(first.get("events"))
             except Malformed as err:
-                problem = f"the notebook's report is malformed ({err})"
+                self.problem = f"the notebook's report is malformed ({err})"
         elif stopped and stopped.get("phase") == "cells":
-            cell_errors = _stopped_cells(stopped, labels or [], limits or Limits())
-            problem = "the notebook was stopped before the graded parts could run"
+            self.cell_errors = _stopped_cells(stopped, [c["label"] for c in self.cells], lim)
+            self.problem = "the notebook was stopped before the graded parts could run"
         else:
-            problem = "the notebook process produced nothing (it crashed or ran out of time while running the cells)"
-        parts = []
-        statuses = head.get("statuses", []) if isinstance(head.get("statuses"), list) else []
-        for i in range(nparts):
-            rec = records[i + 1] if i + 1 < len(records) else None
+            self.problem = "the notebook process produced nothing (it crashed or ran out of time while running the cells)"
+
+    def _close(self):
+        if not self.open:
+            return
+        self.open = False
+        try:
+            head, _ = self.zygote.request({"op": "close"}, None, KILL_GRACE_S + 5 + TRUSTED_SLACK_S)
+            if head.get("op") != "closed":
+                raise SandboxError(f"unexpected answer to close: {str(head)[:200]}")
+        except (SandboxError, OSError):
+            self.zygote.close_proc()
+
+    @contextlib.contextmanager
+    def part(self, label: str):
+        """One forked process for one test cell, ``part_s`` of wall time from its start (calls and the
+        trusted work between them together)."""
+        p = PartSession(self, label)
+        p._start()
+        try:
+            yield p
+        finally:
+            p._end()
+
+    def ask(self, part: "PartSession", op: str, data: bytes | None, timeout: float):
+        """One exchange for ``part``: the zygote's answer, or PartLost (and then the notebook may be gone)."""
+        if not self.open or self.problem:
+            raise PartLost(self.problem or "the notebook is closed")
+        try:
+            head, rec = self.zygote.request({"op": op, "label": part.label}, data, timeout)
+        except (SandboxError, OSError) as err:
+            self._fail(err)
+            raise PartLost(self.problem) from None
+        kind = head.get("op")
+        if kind == "lost":
+            stopped = head.get("stopped") if isinstance(head.get("stopped"), dict) else {}
+            self.problem = _stopped_part(stopped, self.zygote.limits)
+            raise PartLost(self.problem)
+        if kind == "part_lost":
             try:
-                status = json.loads(statuses[i]) if i < len(statuses) else {}
+                status = json.loads(str(head.get("status", ""))[:4096])
             except ValueError:
                 status = {}
-            status = status if isinstance(status, dict) else {}
-            if rec is None:
-                why = problem or "the notebook process stopped before this part"
-                if stopped and stopped.get("phase") == "parts":
-                    why = _stopped_part(stopped, i, limits or Limits())
-                parts.append(PartOutcome(None, status, [], why))
-                continue
-            why = _status_problem(status)
-            if not rec:
-                parts.append(PartOutcome(None, status, [], why or "the part returned nothing"))
-                continue
-            try:
-                body = decode_blob(rec, budget=budget)
-                if not isinstance(body, dict) or not isinstance(body.get("results"), list):
-                    raise Malformed("no results")
-                parts.append(PartOutcome(body["results"], status, _events(body.get("events")), why))
-            except Malformed as err:
-                parts.append(PartOutcome(None, status, [], why or f"the part's result was not accepted ({err})"))
-        return NotebookOutcome(cell_errors, events, parts, problem)
+            part.status = status if isinstance(status, dict) else {}
+            raise PartLost(_status_problem(part.status) or "the part process stopped")
+        return kind, head, rec
+
+
+class PartSession:
+    """The calls of one test cell, in one part process."""
+
+    def __init__(self, nb: NotebookSession, label: str):
+        self.nb, self.label = nb, str(label)
+        self.events: list = []
+        self.status: dict = {}
+        self.lost = ""
+        self.started = False
+
+    def _deadline(self) -> float:
+        return self.t0 + self.nb.zygote.limits.part_s + PART_SLACK_S + TRUSTED_SLACK_S
+
+    def _start(self):
+        self.t0 = time.monotonic()
+        try:
+            self.nb.ask(self, "part", None, self._deadline() - time.monotonic())
+            self.started = True
+        except PartLost as err:
+            self.lost = err.why
+
+    def _end(self):
+        if not self.started or not self.nb.open or self.nb.problem:
+            return
+        try:
+            kind, head, _ = self.nb.ask(self, "end", None, KILL_GRACE_S + 3 + TRUSTED_SLACK_S)
+            if kind == "ended":
+                try:
+                    status = json.loads(str(head.get("status", ""))[:4096])
+                except ValueError:
+                    status = {}
+                if isinstance(status, dict) and status:
+                    self.status = status
+        except PartLost:
+            pass
+
+    def _exchange(self, op: str, payload: bytes):
+        if self.lost:
+            raise PartLost(self.lost)
+        try:
+            kind, _, rec = self.nb.ask(self, op, payload, self._deadline() - time.monotonic())
+        except PartLost as err:
+            self.lost = err.why
+            raise
+        if kind != "answer" or rec is None:
+            self.lost = f"unexpected answer from the sandbox ({str(kind)[:40]})"
+            raise PartLost(self.lost)
+        try:
+            body = wire.decode(rec, budget=self.nb.budget)
+            if not isinstance(body, dict) or not isinstance(body.get("answer"), dict):
+                raise Malformed("no answer")
+        except Malformed as err:
+            if err.too_large:
+                raise StudentError("ResultTooLarge", f"the result is larger than the grader accepts: {err}") from None
+            self.lost = f"the part's answer was not accepted ({err})"
+            raise PartLost(self.lost) from None
+        self.events = _events(body.get("events"))
+        return body["answer"]
+
+    def call(self, name: str, args: tuple = (), kwargs: dict | None = None, mode: str = "value", banned=()):
+        """``name(*args, **kwargs)`` in the sandbox, in one of ``sandbox_student.MODES``: its plain result,
+        or the student's exception (see :mod:`course_grader.wire`)."""
+        from .sandbox_student import MODES
+        if mode not in MODES:
+            raise ValueError(f"PartSession.call: mode must be one of {MODES}, got {mode!r}")
+        args, kwargs = tuple(args), dict(kwargs or {})
+        for i, a in enumerate(args):
+            wire.encode(a, where=f" (argument {i + 1} of {name})")
+        for k, v in kwargs.items():
+            wire.encode(v, where=f" (argument {k}= of {name})")
+        payload = wire.encode({"name": str(name), "mode": mode, "banned": [str(b) for b in banned],
+                               "args": args, "kwargs": kwargs})
+        return _result(self._exchange("call", payload))
+
+    def call_case(self, case, banned=()):
+        """The older form: one ``cases.Case``, ``call_student``'s plain data back (tuples for raised/banned)."""
+        payload = wire.encode({"case": (case.call, None if case.args is None else tuple(case.args),
+                                        dict(case.kwargs), case.kind), "banned": [str(b) for b in banned]})
+        return _result(self._exchange("call", payload))
+
+    def read(self, name: str):
+        """What the student's name is: ``("function", qualname)``, ``("value", value)``, ``("missing",)``
+        or ``("unplain", type name)``."""
+        answer = self._exchange("read", wire.encode({"name": str(name)}))
+        if "function" in answer:
+            return ("function", wire.clean_message(answer["function"])[:200])
+        if "missing" in answer:
+            return ("missing",)
+        if "value" in answer:
+            value = answer["value"]
+            return ("unplain", value.type_name) if isinstance(value, Unplain) else ("value", value)
+        return _result(answer)
+
+
+def _result(answer: dict):
+    """The value of an answer, or the exception it reports."""
+    if "ok" in answer:
+        return answer["ok"]
+    raised, banned = answer.get("raised"), answer.get("banned")
+    if isinstance(raised, tuple) and len(raised) == 3:
+        err = wire.student_exception(raised[0], raised[1], raised[2] is True)
+        raise err
+    if isinstance(banned, tuple) and len(banned) == 2:
+        raise BannedOperator(wire.clean_message(banned[0])[:120], wire.clean_message(banned[1]))
+    raise StudentError("Malformed", "the sandbox's answer holds no result")
 
 
 def _stopped_cells(stopped: dict, labels: list[str], lim: Limits) -> list[dict]:
@@ -642,10 +648,10 @@ def _stopped_cells(stopped: dict, labels: list[str], lim: Limits) -> list[dict]:
     return out
 
 
-def _stopped_part(stopped: dict, i: int, lim: Limits) -> str:
-    k = stopped.get("part") if isinstance(stopped.get("part"), int) else -1
-    if i > k:
-        return "not run: the grader stopped the notebook during an earlier part"
+def _stopped_part(stopped: dict, lim: Limits) -> str:
+    """Why a notebook that the zygote killed during a part is gone."""
+    if stopped.get("phase") == "cells":
+        return "the notebook was stopped before the graded parts could run"
     if stopped.get("why") == "timeout":
         return f"the part ran past its time limit of {lim.part_s:g} s and the grader killed the notebook"
     if stopped.get("why") == "too_big":
@@ -660,6 +666,8 @@ def _status_problem(status: dict) -> str:
         return "the part ran past its time limit and was stopped"
     if status.get("too_big"):
         return "the part's result was larger than the grader accepts"
+    if status.get("malformed"):
+        return "the part process sent malformed data"
     sig = status.get("signal")
     if isinstance(sig, int):
         import signal as _signal
@@ -669,4 +677,6 @@ def _status_problem(status: dict) -> str:
             name = str(sig)
         hint = " (CPU time limit)" if name == "SIGXCPU" else " (memory limit?)" if name in ("SIGSEGV", "SIGABRT") else ""
         return f"the part was killed by {name}{hint}"
+    if isinstance(status.get("exit"), int):
+        return "the part process exited during a call (os._exit, a crash or a kill)"
     return ""

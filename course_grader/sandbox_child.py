@@ -1,37 +1,32 @@
 """The sandbox side of the course's grader: a zygote that runs inside bubblewrap.
 
-This file is copied alone into the sandbox (it imports nothing from the
-course: no ``course_grader``, no ``alexnet_ref``).  It is started once per
-grading worker by :mod:`course_grader.sandbox`, imports torch and numpy once,
-then serves jobs read from stdin.  One job is one notebook of one student:
+Of the course it holds only itself and, mounted beside it as a package, :mod:`course_grader.wire`
+and :mod:`course_grader.sandbox_student` (no ``alexnet_ref``, no hidden tests).  It is started
+once per grading worker by :mod:`course_grader.sandbox`, imports torch and numpy once, then
+serves one notebook session at a time.  The trusted side talks to it over stdin/stdout with
+``multiprocessing.connection`` frames (JSON control messages and :mod:`course_grader.wire`
+records; nothing is pickled):
 
-* the zygote forks an intermediate process that enters fresh user, pid,
-  mount and IPC namespaces and forks the *notebook process* N (pid 1 there,
-  so when N dies every process the student started dies with it);
-* N mounts a private size-limited tmpfs on /tmp and /dev/shm and an empty one
-  on /proc, sets rlimits, drops every capability, installs an audit hook,
-  then executes the student's code cells (never the test cells) in a fresh
-  namespace;
-* for each graded part N forks a *part process* P that calls the student's
-  functions on the inputs the trusted side sent and writes plain data (JSON
-  plus ``.npy`` arrays) to its own pipe; N kills everything left in the
-  namespace after each part (``kill(-1)`` from pid 1) and relays the bytes;
-* the zygote reads N's stream with size and time limits and answers the
-  trusted side; it never executes, unpickles or interprets what it relays.
+* ``notebook``: the zygote forks an intermediate process that enters fresh user, pid, mount and
+  IPC namespaces and forks the *notebook process* N (pid 1 there, so when N dies every process
+  the student started dies with it).  N mounts a private size-limited tmpfs on /tmp and /dev/shm
+  and an empty one on /proc, sets rlimits, drops every capability, installs an audit hook, then
+  executes the student's code cells (never the test cells) in a fresh namespace, announcing each
+  cell (a ``c`` frame) and ending with the cells' report (``h``);
+* ``part``: N forks a *part process* P for one test cell; each ``call`` or ``read`` travels
+  zygote -> N -> P, runs there, and its answer (a wire record) comes back the same way, one by
+  one; P stays alive between the calls of its part; ``end``: N kills P and everything else left
+  in the namespace (``kill(-1)`` from pid 1) and reports; ``close``: the zygote kills the namespace.
 
-Every wall-time limit is enforced by the zygote, from outside the student's
-processes: N announces each cell it starts (a ``c`` frame), then sends the
-cells' report (``h``) and one record per part (``r``).  The zygote kills the
-whole namespace (SIGKILL to N, its pid 1) when a cell runs past the per-cell
-limit, the cells past the notebook's limit, or a part past the per-part
-limit, whatever the student's code does with signals.  The SIGALRM timer in
-N is only the polite first step that lets the following cells run, as
-nbgrader's interrupt on timeout does.  N may lie in its frames once student
-code has run; the zygote's own clock and counters bound what a lie can buy
-to the notebook's own budget.
-
-Student code runs only in N and below, so the zygote stays clean for the
-next student.  Everything N relays is untrusted data for the trusted side.
+Every wall-time limit is enforced by the zygote, from outside the student's processes: a cell
+past the per-cell limit, the cells past the notebook's limit, or a part past ``part_s`` plus a
+slack from its start (counting the trusted side's time between calls) gets the whole namespace
+killed (SIGKILL to N, its pid 1), whatever the student's code does with signals.  N's SIGALRM
+timer and N's own part deadline (it kills P at ``part_s``) are only the polite first steps that
+let the following cells and parts run, as nbgrader's interrupt on timeout does.  N may lie in its
+frames once student code has run; the zygote's own clock and caps bound what a lie can buy to
+the notebook's own budget, and everything N relays is untrusted data for the trusted side.
+Student code runs only in N and below, so the zygote stays clean for the next student.
 """
 import ctypes
 import io
@@ -42,6 +37,14 @@ import signal
 import struct
 import sys
 import time
+from multiprocessing.connection import Connection
+
+if __name__ == "__main__":
+    # the package mounted beside this file (python -I leaves the script's directory off sys.path)
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from course_grader import sandbox_student as STUDENT  # noqa: E402
+from course_grader import wire  # noqa: E402
+from course_grader.wire import FrameReader, frame, write_all  # noqa: E402
 
 CLONE_NEWNS = 0x00020000
 CLONE_NEWIPC = 0x08000000
@@ -50,102 +53,35 @@ CLONE_NEWPID = 0x20000000
 MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_REC, MS_PRIVATE = 2, 4, 8, 16384, 1 << 18
 PR_SET_PDEATHSIG, PR_SET_DUMPABLE, PR_SET_NO_NEW_PRIVS = 1, 4, 38
 SYS_CAPSET = 126  # x86_64
-MAX_PART_BYTES = 40 << 20    # one part's record (the trusted side decodes at most 4M elements an array)
 MAX_HEAD_BYTES = 4 << 20     # the cells' report
-MAX_STREAM_BYTES = 160 << 20  # everything one notebook sends: the trusted process holds it all at once
+MAX_ANSWER_BYTES = wire.MAX_RECORD_BYTES + (1 << 16)  # one answer of a part (P bounds its records below this)
+MAX_STATUS_BYTES = 4096
+MAX_STREAM_BYTES = 160 << 20  # everything one notebook sends: the trusted process decodes at most 128 MiB of it
+UNBOUNDED = 1 << 62          # what the trusted side sends in (instructor data)
 
 libc = ctypes.CDLL(None, use_errno=True)
-STUDENT = None  # the student-side helpers of course_grader.cases, sent by the trusted side
 
 
-# --------------------------------------------------------------------------- framing
-def read_exact(fd, n):
-    chunks, got = [], 0
-    while got < n:
-        b = os.read(fd, min(n - got, 1 << 20))
-        if not b:
-            raise EOFError
-        chunks.append(b)
-        got += len(b)
-    return b"".join(chunks)
+# --------------------------------------------------------------------------- the trusted side's messages
+def send(conn, head, data=None):
+    conn.send_bytes(json.dumps(dict(head, data=data is not None)).encode())
+    if data is not None:
+        conn.send_bytes(data)
 
 
-def write_all(fd, data):
-    view = memoryview(data)
-    while view:
-        n = os.write(fd, view)
-        view = view[n:]
+def recv(conn):
+    head = json.loads(conn.recv_bytes())
+    return head, (conn.recv_bytes() if head.get("data") else None)
 
 
-def send(fd, header, blobs=()):
-    header = dict(header, blobs=[len(b) for b in blobs])
-    h = json.dumps(header).encode()
-    write_all(fd, struct.pack("<Q", len(h)) + h)
-    for b in blobs:
-        write_all(fd, b)
-
-
-def recv(fd):
-    (n,) = struct.unpack("<Q", read_exact(fd, 8))
-    header = json.loads(read_exact(fd, n))
-    return header, [read_exact(fd, k) for k in header.get("blobs", [])]
-
-
-# --------------------------------------------------------------------------- plain data
-def decode_tree(node, arrays):
-    """Trusted-side input tree -> student-side objects (arrays, Gen, Device markers)."""
-    if isinstance(node, list):
-        return [decode_tree(v, arrays) for v in node]
-    if isinstance(node, dict):
-        if "__nd__" in node:
-            return arrays[node["__nd__"]]
-        if "__tuple__" in node:
-            return tuple(decode_tree(v, arrays) for v in node["__tuple__"])
-        if "__dict__" in node:
-            return {k: decode_tree(v, arrays) for k, v in node["__dict__"].items()}
-        if "__gen__" in node:
-            return STUDENT.Gen(node["__gen__"])
-        if "__dev__" in node:
-            return STUDENT.Device(node["__dev__"])
-        if "__float__" in node:
-            return float(node["__float__"])
-    return node
-
-
-def encode_tree(value, arrays, depth=0):
-    import numpy as np
-    if depth > 30:
-        return {"__dict__": {"type": "nested too deep", "repr": ""}}
-    if isinstance(value, np.ndarray):
-        arrays.append(value)
-        return {"__nd__": len(arrays) - 1}
-    if isinstance(value, bool) or value is None or isinstance(value, str):
-        return value
-    if isinstance(value, int):
-        return value if abs(value) < 2**63 else {"__float__": repr(float(value))}
-    if isinstance(value, float):
-        return value if value == value and abs(value) != float("inf") else {"__float__": repr(value)}
-    if isinstance(value, tuple):
-        return {"__tuple__": [encode_tree(v, arrays, depth + 1) for v in value]}
-    if isinstance(value, list):
-        return [encode_tree(v, arrays, depth + 1) for v in value]
-    if isinstance(value, dict):
-        return {"__dict__": {str(k): encode_tree(v, arrays, depth + 1) for k, v in value.items()}}
-    return {"__dict__": {"type": type(value).__name__, "repr": "not plain data"}}
-
-
-def pack_result(obj):
-    """JSON header + raw .npy arrays: the only format the trusted side accepts."""
-    import numpy as np
-    arrays = []
-    tree = encode_tree(obj, arrays)
-    blobs = []
-    for a in arrays:
-        buf = io.BytesIO()
-        np.save(buf, np.ascontiguousarray(a), allow_pickle=False)
-        blobs.append(buf.getvalue())
-    h = json.dumps({"tree": tree, "blobs": [len(b) for b in blobs]}).encode()
-    return struct.pack("<Q", len(h)) + h + b"".join(blobs)
+def close_except(keep, upto):
+    """Close every fd from 3 to ``upto`` but those in ``keep``."""
+    low = 3
+    for fd in sorted(set(keep)):
+        if fd >= low:
+            os.closerange(low, fd)
+            low = fd + 1
+    os.closerange(low, upto + 1)
 
 
 # --------------------------------------------------------------------------- confinement
@@ -346,7 +282,7 @@ def run_cells(cells, per_cell, total, out_fd):
         if left <= 0:
             errors.append({"cell": cell["label"], "error": "CellTimeout", "message": "the notebook ran out of time"})
             continue
-        write_all(out_fd, b"c" + struct.pack("<I", i))  # the zygote starts this cell's clock
+        write_all(out_fd, frame(b"c", struct.pack("<I", i)))  # the zygote starts this cell's clock
         try:
             source = strip_magics(cell["source"])
             code = compile(source, f"<cell {cell['label']}>", "exec")
@@ -364,59 +300,187 @@ def run_cells(cells, per_cell, total, out_fd):
     return ns, errors
 
 
-def run_part(ns, part, arrays, out_fd, limits):
-    """In the part process P: call the student's functions and write the packed results."""
+# --------------------------------------------------------------------------- the part process P
+def raised(err):
+    """("raised", type name, message, whether the type is the builtin of that name) of an exception."""
+    import builtins
+    try:
+        name = str(type(err).__name__)[:80]
+    except BaseException:
+        name = "Exception"
+    try:
+        message = str(err)[:4 * wire.MAX_MESSAGE]
+    except BaseException:
+        message = ""
+    return {"raised": (name, message, getattr(builtins, name, None) is type(err))}
+
+
+def call_name(ns, req):
+    if "case" in req:  # the older form: one cases.Case, call_student's plain data back
+        call, args, kwargs, kind = req["case"]
+        if call not in ns:
+            return {"ok": ("raised", "NameError", f"{call} is not defined: write it in its cell")}
+        case = STUDENT.Case(call, args, kwargs, None, kind, {}, "")
+        try:
+            return {"ok": STUDENT.call_student(ns[call], case, tuple(req.get("banned", ())))}
+        except BaseException as err:  # call_student catches Exception only
+            name, message, _ = raised(err)["raised"]
+            return {"ok": ("raised", name, message[:300])}
+    name = req["name"]
+    if name not in ns:
+        return {"raised": ("NameError", f"name '{name}' is not defined", True)}
+    try:
+        return {"ok": STUDENT.call_mode(ns[name], req["mode"], tuple(req["args"]), req["kwargs"],
+                                        tuple(req["banned"]))}
+    except wire.BannedOperator as hit:
+        return {"banned": (str(hit.used), str(hit))}
+    except BaseException as err:
+        return raised(err)
+
+
+def read_name(ns, req):
+    name = req["name"]
+    if name not in ns:
+        return {"missing": 1}
+    value = ns[name]
+    if callable(value):
+        qual = getattr(value, "__qualname__", None)
+        return {"function": (qual if type(qual) is str else type(value).__name__)[:200]}
+    return {"value": value}
+
+
+def pack_answer(answer):
+    try:
+        return wire.encode_bounded({"answer": answer, "events": EVENTS[:MAX_EVENTS]})
+    except wire.Malformed as err:
+        answer = {"raised": ("ResultTooLarge", f"the result is larger than the grader accepts: {err}", False)}
+    except BaseException as err:
+        answer = {"raised": ("UnreadableResult", f"the result could not be read ({type(err).__name__})", False)}
+    return wire.encode_bounded({"answer": answer, "events": []})
+
+
+def part_process(ns, rfd, wfd, limits):
+    """Body of P: answer the calls and reads of one test cell, one by one, until N closes the pipe."""
     import resource
     cpu = int(limits["part_cpu_s"])
     resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 2))
-    results = []
-    for call in part["calls"]:
-        case = STUDENT.Case(call["call"], decode_tree(call["args"], arrays),
-                            decode_tree(call["kwargs"], arrays), None, call["kind"], {}, "")
-        if case.call not in ns:
-            results.append(("raised", "NameError", f"{case.call} is not defined: write it in its cell"))
-            continue
+    del EVENTS[:]
+    reader = FrameReader(rfd, UNBOUNDED, UNBOUNDED)
+    while True:
+        got = reader.read(None, b"CR")
+        if got is None:
+            return
+        tag, payload = got
         try:
-            banned = tuple(part["banned"].get(case.call, ()))
-            results.append(STUDENT.call_student(ns[case.call], case, banned))
-        except BaseException as err:  # call_student catches Exception only
-            results.append(("raised", type(err).__name__, str(err)[:300]))
-    blob = pack_result({"results": results, "events": EVENTS[:MAX_EVENTS]})
-    write_all(out_fd, blob)
+            req = wire.decode(payload, bounded=False)
+            answer = read_name(ns, req) if tag == b"R" else call_name(ns, req)
+        except BaseException as err:
+            answer = raised(err)
+        write_all(wfd, frame(b"A", pack_answer(answer)))
 
 
-def notebook_process(job, arrays, out_fd, limits):
-    """Body of N: confine, run the cells, then one forked part process per graded part."""
+# --------------------------------------------------------------------------- the notebook process N
+class Part:
+    def __init__(self, pid, w, reader, deadline):
+        self.pid, self.w, self.reader, self.deadline = pid, w, reader, deadline
+        self.lost = None  # the status of a part that is gone
+
+
+def start_part(ns, limits):
+    r1, w1 = os.pipe()
+    r2, w2 = os.pipe()
+    pid = fork_retrying()
+    if pid == 0:
+        try:
+            close_except((r1, w2), limits["nofile"])  # RLIMIT_NOFILE bounds every fd number
+            part_process(ns, r1, w2, limits)
+        finally:
+            os._exit(0)
+    os.close(r1)
+    os.close(w2)
+    os.set_blocking(w1, False)
+    reader = FrameReader(r2, MAX_STREAM_BYTES, MAX_ANSWER_BYTES)
+    return Part(pid, w1, reader, time.monotonic() + limits["part_s"])
+
+
+def stop_part(part, why=""):
+    """Kill P and reap it: its status."""
+    status = {"timed_out": why == "timeout", "too_big": why == "too_big", "malformed": why == "malformed"}
+    try:
+        os.kill(part.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    _, st = os.waitpid(part.pid, 0)
+    if os.WIFSIGNALED(st):
+        status["signal"] = os.WTERMSIG(st)
+    else:
+        status["exit"] = os.WEXITSTATUS(st)
+    return status
+
+
+def ask(part, tag, payload):
+    """Forward one call to P and wait for its answer until the part's deadline (None: P is lost)."""
+    if part.lost is None:
+        if write_all(part.w, frame(tag, payload), part.deadline):
+            got = part.reader.read(part.deadline, b"A")
+            if got is not None:
+                return got[1]
+            why = part.reader.why()
+        else:
+            why = "timeout" if time.monotonic() >= part.deadline else "exited"
+        part.lost = stop_part(part, why)
+    return None
+
+
+def end_part(part):
+    status = part.lost if part.lost is not None else (stop_part(part), {})[1]
+    for fd in (part.w, part.reader.fd):
+        os.close(fd)
+    sweep()
+    return status
+
+
+def serve_parts(ns, rfd, out_fd, limits):
+    reader = FrameReader(rfd, UNBOUNDED, UNBOUNDED)
+    part = None
+    while True:
+        got = reader.read(None, b"PCRE")
+        if got is None:
+            return
+        tag, payload = got
+        if tag == b"P":
+            if part is not None:
+                end_part(part)
+            part = start_part(ns, limits)
+            write_all(out_fd, frame(b"p"))
+        elif tag == b"E":
+            status = end_part(part) if part is not None else {}
+            part = None
+            write_all(out_fd, frame(b"e", json.dumps(status).encode()))
+        else:
+            answer = ask(part, tag, payload) if part is not None else None
+            if answer is None:
+                lost = part.lost if part is not None else {"no_part": True}
+                write_all(out_fd, frame(b"L", json.dumps(lost).encode()))
+            else:
+                write_all(out_fd, frame(b"A", answer))
+
+
+def notebook_process(cells, rfd, out_fd, limits):
+    """Body of N: confine, run the cells, then serve the parts."""
     enter_namespace(os.getuid(), os.getgid(), limits)
     devnull = os.open("/dev/null", os.O_RDWR)
     for fd in (0, 1, 2):
         os.dup2(devnull, fd)
     sys.addaudithook(audit_hook)
     snap = snapshot_modules()
-    ns, errors = run_cells(job["cells"], limits["cells_s"], limits["cells_total_s"], out_fd)
+    ns, errors = run_cells(cells, limits["cells_s"], limits["cells_total_s"], out_fd)
     events = list(EVENTS)
     patched = diff_modules(snap)
-    head = pack_result({"cell_errors": errors, "events": events + patched})
-    write_all(out_fd, b"h" + struct.pack("<Q", len(head)) + head)
+    head = wire.encode({"cell_errors": errors, "events": events + patched}, strict=False)
+    write_all(out_fd, frame(b"h", head))
     signal.signal(signal.SIGALRM, signal.SIG_DFL)
-    for part in job["parts"]:
-        r, w = os.pipe()
-        pid = fork_retrying()
-        if pid == 0:
-            try:
-                os.close(r)
-                os.closerange(3, w)
-                os.closerange(w + 1, limits["nofile"] + 1)  # RLIMIT_NOFILE bounds every fd number
-                del EVENTS[:]
-                run_part(ns, part, arrays, w, limits)
-            finally:
-                os._exit(0)
-        os.close(w)
-        data, status = collect(r, pid, limits["part_s"], MAX_PART_BYTES)
-        sweep()
-        os.close(r)
-        h = json.dumps(status).encode()
-        write_all(out_fd, b"r" + struct.pack("<QQ", len(h), len(data)) + h + data)
+    serve_parts(ns, rfd, out_fd, limits)
 
 
 def sweep():
@@ -442,41 +506,12 @@ def fork_retrying(tries=50):
     return os.fork()
 
 
-def collect(r, pid, timeout, limit):
-    """Read a child's pipe until EOF, ``limit`` bytes or ``timeout``; reap the child."""
-    chunks, size, deadline = [], 0, time.monotonic() + timeout
-    status = {"timed_out": False, "too_big": False}
-    while True:
-        left = deadline - time.monotonic()
-        if left <= 0:
-            status["timed_out"] = True
-            break
-        ready, _, _ = select.select([r], [], [], left)
-        if not ready:
-            continue
-        b = os.read(r, 1 << 20)
-        if not b:
-            break
-        size += len(b)
-        if size > limit:
-            status["too_big"] = True
-            break
-        chunks.append(b)
-    if status["timed_out"] or status["too_big"]:
-        try:
-            os.kill(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-    _, st = os.waitpid(pid, 0)
-    if os.WIFSIGNALED(st):
-        status["signal"] = os.WTERMSIG(st)
-    else:
-        status["exit"] = os.WEXITSTATUS(st)
-    return (b"" if status["too_big"] else b"".join(chunks)), status
 
 
 # --------------------------------------------------------------------------- zygote
-def serve_job(job, arrays, out, limits):
+def fork_notebook(cells, limits):
+    """Fork the notebook process N in fresh namespaces: (intermediate pid, N's pid, fd to N, fd from N)."""
+    to_r, to_w = os.pipe()
     r, w = os.pipe()
     pr, pw = os.pipe()
     sys.stdout.flush()
@@ -484,9 +519,7 @@ def serve_job(job, arrays, out, limits):
     pid = os.fork()
     if pid == 0:  # intermediate I: new namespaces, then fork N (pid 1 of the new pid namespace)
         try:
-            os.close(r)
-            os.close(pr)
-            os.closerange(3, min(w, pw))
+            close_except((to_r, w, pw), 1 << 16)
             uid, gid = os.getuid(), os.getgid()
             _check(libc.unshare(CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWIPC), "unshare")
             libc.prctl(PR_SET_DUMPABLE, 1, 0, 0, 0)  # the id maps in /proc/self need it, briefly
@@ -501,28 +534,66 @@ def serve_job(job, arrays, out, limits):
             if n == 0:
                 os.close(pw)
                 try:
-                    notebook_process(job, arrays, w, limits)
+                    notebook_process(cells, to_r, w, limits)
                 except BaseException:
                     import traceback
                     traceback.print_exc()
                 finally:
                     os._exit(0)
             os.write(pw, struct.pack("<q", n))
-            os.close(pw)
-            os.close(w)
+            for fd in (pw, w, to_r):
+                os.close(fd)
             os.waitpid(n, 0)
         except BaseException:
             import traceback
             traceback.print_exc()
         finally:
             os._exit(0)
-    os.close(w)
-    os.close(pw)
+    for fd in (to_r, w, pw):
+        os.close(fd)
     try:
-        (npid,) = struct.unpack("<q", read_exact(pr, 8))
-    except EOFError:
-        npid = None
-    os.close(pr)
+        got = b""
+        while len(got) < 8:
+            b = os.read(pr, 8 - len(got))
+            if not b:
+                break
+            got += b
+        npid = struct.unpack("<q", got)[0] if len(got) == 8 else None
+    finally:
+        os.close(pr)
+    os.set_blocking(to_w, False)
+    return pid, npid, to_w, r
+
+
+def relay_cells(s, ncells, cout, limits):
+    """Follow N through the cells with the zygote's own clock: (None, cells' report) or (where and why
+    N was cut off, None)."""
+    start = time.monotonic()
+    grace = limits["kill_grace_s"]
+    cells_end = start + limits["setup_s"] + limits["cells_total_s"] + grace  # from the first cell on, below
+    deadline = min(start + limits["setup_s"], cells_end)
+    cell = -1
+    while True:
+        got = s.read(deadline, b"ch", MAX_HEAD_BYTES)
+        if got is None:
+            limit = "notebook" if deadline >= cells_end else "cell" if cell >= 0 else "setup"
+            return {"phase": "cells", "why": s.why(), "cell": cell, "limit": limit}, None
+        tag, payload = got
+        if tag == b"h":
+            return None, payload
+        i = struct.unpack("<I", payload)[0] if len(payload) == 4 else -1
+        if not cell < i < ncells:  # cells start once each, in order
+            return {"phase": "cells", "why": "malformed", "cell": cell}, None
+        if cell < 0:
+            cells_end = time.monotonic() + limits["cells_total_s"] + grace
+        cell = i
+        deadline = min(time.monotonic() + limits["cells_s"] + grace, cells_end)
+        send(cout, {"op": "tick", "phase": "cell", "i": i})
+
+
+def serve_notebook(cells, limits, cin, cout):
+    pid, npid, to_w, r = fork_notebook(cells, limits)
+    s = FrameReader(r, MAX_STREAM_BYTES, MAX_ANSWER_BYTES)
 
     def kill_namespace():
         # SIGKILL to pid 1 of the notebook's pid namespace: the kernel kills every process in it
@@ -533,107 +604,61 @@ def serve_job(job, arrays, out, limits):
                 except ProcessLookupError:
                     pass
 
+    def exchange(tag, payload, expect, deadline, cap):
+        if not write_all(to_w, frame(tag, payload), deadline):
+            return None, "timeout" if time.monotonic() >= deadline else "exited"
+        got = s.read(deadline, expect, cap)
+        return got, ("" if got is not None else s.why())
+
     try:
-        records, statuses, stopped = relay(r, len(job["cells"]), len(job["parts"]), out, limits)
+        stopped, head = relay_cells(s, len(cells), cout, limits)
+        if stopped is not None:
+            kill_namespace()
+        send(cout, {"op": "cells", "stopped": stopped}, head)
+        part_end, part = None, -1
+        while True:
+            msg, data = recv(cin)
+            op = msg.get("op")
+            if op == "close":
+                break
+            if stopped is not None:
+                send(cout, {"op": "lost", "stopped": stopped})
+                continue
+            if op == "part":
+                part += 1
+                part_end = time.monotonic() + limits["part_s"] + limits["part_slack_s"]
+                got, why = exchange(b"P", b"", b"p", part_end, 0)
+            elif op == "end":
+                got, why = exchange(b"E", b"", b"e", time.monotonic() + limits["kill_grace_s"] + 3, MAX_STATUS_BYTES)
+                part_end = None
+            elif op in ("call", "read") and part_end is not None:
+                if time.monotonic() >= part_end:
+                    got, why = None, "timeout"
+                else:
+                    got, why = exchange(b"C" if op == "call" else b"R", data or b"", b"AL", part_end, MAX_ANSWER_BYTES)
+            else:
+                send(cout, {"op": "error", "why": f"unexpected {op!r}"})
+                continue
+            if got is None:
+                kill_namespace()
+                stopped = {"phase": "parts", "why": why, "part": part, "limit": "part"}
+                send(cout, {"op": "lost", "stopped": stopped})
+                continue
+            tag, payload = got
+            if tag == b"A":
+                send(cout, {"op": "answer"}, payload)
+            elif tag == b"L":
+                send(cout, {"op": "part_lost", "status": payload[:MAX_STATUS_BYTES].decode("utf-8", "replace")})
+            elif tag == b"e":
+                send(cout, {"op": "ended", "status": payload[:MAX_STATUS_BYTES].decode("utf-8", "replace")})
+            else:
+                send(cout, {"op": "started"})
     finally:
         kill_namespace()
         os.waitpid(pid, 0)
         os.close(r)
-    send(out, {"op": "done", "statuses": statuses, "got": len(records), "stopped": stopped}, records)
-
-
-class Stream:
-    """N's pipe as the zygote reads it: at most ``cap`` bytes, until a deadline the caller moves."""
-
-    def __init__(self, fd, cap):
-        self.fd, self.cap, self.buf, self.total = fd, cap, bytearray(), 0
-        self.eof = self.over = False
-        self.deadline = 0.0
-
-    def need(self, n):
-        while len(self.buf) < n and not self.eof:
-            left = self.deadline - time.monotonic()
-            if left <= 0:
-                return False
-            ready, _, _ = select.select([self.fd], [], [], left)
-            if ready:
-                b = os.read(self.fd, 1 << 20)
-                self.total += len(b)
-                if not b or self.total > self.cap:
-                    self.eof, self.over = True, bool(b)
-                else:
-                    self.buf.extend(b)
-        return len(self.buf) >= n
-
-    def take(self, n):
-        out = bytes(self.buf[:n])
-        del self.buf[:n]
-        return out
-
-    def why(self):
-        return "too_big" if self.over else "exited" if self.eof else "timeout"
-
-
-def relay(r, ncells, nparts, out, limits):
-    """Forward N's stream (cell starts, cells' report, one record per part) as bounded raw bytes,
-    enforcing every wall limit with the zygote's own clock.  Returns (records, statuses, stopped):
-    ``stopped`` is None when N delivered everything, else where and why it was cut off."""
-    start = time.monotonic()
-    grace = limits["kill_grace_s"]
-    cells_end = start + limits["setup_s"] + limits["cells_total_s"] + grace  # from the first cell on, below
-    s = Stream(r, MAX_STREAM_BYTES)
-    s.deadline = min(start + limits["setup_s"], cells_end)
-    records, statuses, cell = [], [], -1
-
-    def stop(phase, why, **where):
-        return dict(where, phase=phase, why=why)
-
-    def cut():
-        limit = "notebook" if s.deadline >= cells_end else "cell" if cell >= 0 else "setup"
-        return records, statuses, stop("cells", s.why(), cell=cell, limit=limit)
-
-    while True:  # the cells
-        if not s.need(1):
-            return cut()
-        tag = s.buf[0]
-        if tag == ord("c"):
-            if not s.need(5):
-                return cut()
-            (i,) = struct.unpack("<I", s.take(5)[1:])
-            if not cell < i < ncells:  # cells start once each, in order
-                return records, statuses, stop("cells", "malformed", cell=cell)
-            if cell < 0:
-                cells_end = time.monotonic() + limits["cells_total_s"] + grace
-            cell = i
-            s.deadline = min(time.monotonic() + limits["cells_s"] + grace, cells_end)
-            send(out, {"op": "tick", "phase": "cell", "i": i})
-        elif tag == ord("h"):
-            if not s.need(9):
-                return cut()
-            (n,) = struct.unpack("<Q", bytes(s.buf[1:9]))
-            if n > MAX_HEAD_BYTES:
-                return records, statuses, stop("cells", "malformed", cell=cell)
-            if not s.need(9 + n):
-                return cut()
-            records.append(s.take(9 + n)[9:])
-            break
-        else:
-            return records, statuses, stop("cells", "malformed", cell=cell)
-    send(out, {"op": "tick", "phase": "parts", "i": -1})
-    for k in range(nparts):
-        s.deadline = time.monotonic() + limits["part_s"] + limits["part_slack_s"]
-        if not s.need(17):
-            return records, statuses, stop("parts", s.why(), part=k, limit="part")
-        hn, dn = struct.unpack("<QQ", bytes(s.buf[1:17]))
-        if s.buf[0] != ord("r") or hn > 4096 or dn > MAX_PART_BYTES:
-            return records, statuses, stop("parts", "malformed", part=k)
-        if not s.need(17 + hn + dn):
-            return records, statuses, stop("parts", s.why(), part=k, limit="part")
-        frame = s.take(17 + hn + dn)
-        statuses.append(frame[17:17 + hn].decode("utf-8", "replace"))
-        records.append(frame[17 + hn:])
-        send(out, {"op": "tick", "phase": "part", "i": k})
-    return records, statuses, None
+        os.close(to_w)
+    send(cout, {"op": "closed"})
 
 
 def warm_up():
@@ -656,13 +681,15 @@ def warm_up():
         (x @ x.transpose(-1, -2)).double().exp().sum()
     np.pad(np.ones((2, 2)), 1)
     np.einsum("ij,jk->ik", np.ones((2, 2)), np.ones((2, 2)))
+    req = wire.decode(wire.encode({"name": "f", "mode": "value", "banned": ["conv2d", "max_pool*"],
+                                   "args": (torch.ones(2, 3),), "kwargs": {}}), bounded=False)
+    ns = {"f": lambda t: torch.relu(t) * 2}
+    pack_answer(call_name(ns, req))
     case = STUDENT.Case("f", (np.ones((2, 3), np.float32),), {}, None, "allclose", {}, "")
-    STUDENT.call_student(lambda t: torch.relu(t) * 2, case, ("conv2d", "max_pool*"))
-    pack_result({"results": [np.ones(3), ("raised", "X", "y")]})
+    pack_answer({"ok": STUDENT.call_student(ns["f"], case, ("conv2d",))})
 
 
 def main():
-    global STUDENT
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)
     inp, out = sys.stdin.fileno(), os.dup(sys.stdout.fileno())
@@ -673,29 +700,29 @@ def main():
     import numpy  # noqa: F401
     import torch
     torch.set_num_threads(1)
-    header, blobs = recv(inp)
-    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # the package mounted beside this file
-    from course_grader import sandbox_student as STUDENT
+    cin, cout = Connection(inp, writable=False), Connection(out, readable=False)
+    recv(cin)  # init
     base_vm = 0
     with open("/proc/self/status") as f:
         for line in f:
             if line.startswith("VmSize:"):
                 base_vm = int(line.split()[1]) * 1024
     warm_up()
-    send(out, {"op": "ready", "base_vm": base_vm})
+    send(cout, {"op": "ready", "base_vm": base_vm})
     while True:
         try:
-            header, blobs = recv(inp)
+            msg, _ = recv(cin)
         except EOFError:
             return
-        if header.get("op") == "quit":
+        if msg.get("op") == "quit":
             return
-        import numpy as np
-        arrays = [np.load(io.BytesIO(b), allow_pickle=False) for b in blobs]
-        lim = header["limits"]
-        limits = dict(lim, base_vm=base_vm)
-        limits["cpu_s"] = int(limits["cells_total_s"]) + 5
-        serve_job(header["job"], arrays, out, limits)
+        if msg.get("op") == "notebook":
+            limits = dict(msg["limits"], base_vm=base_vm)
+            limits["cpu_s"] = int(limits["cells_total_s"]) + 5
+            try:
+                serve_notebook(msg["cells"], limits, cin, cout)
+            except EOFError:
+                return
 
 
 if __name__ == "__main__":

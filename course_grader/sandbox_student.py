@@ -276,9 +276,11 @@ def _timing_call(fn, args, kwargs):
 
 def _dropout_generator_calls(fn, args, kwargs):
     """``fn`` called four times: with a generator, the same generator object again, a fresh generator
-    with the same seed, and one with the next seed (``kwargs["generator"]`` gives the seed)."""
+    with the same seed, and one with the next seed.  ``kwargs["generator"]`` gives the seed: an int, a
+    :class:`Gen` or a ``torch.Generator`` (its ``initial_seed()``)."""
     torch = _torch()
-    seed = int(kwargs["generator"].initial_seed())
+    gen = kwargs["generator"]
+    seed = int(gen) if type(gen) is int else int(gen.seed) if isinstance(gen, Gen) else int(gen.initial_seed())
     shared = torch.Generator().manual_seed(seed)
     out = []
     for gen in (shared, shared, torch.Generator().manual_seed(seed), torch.Generator().manual_seed(seed + 1)):

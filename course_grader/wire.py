@@ -185,6 +185,7 @@ class _Encoder:
     def __init__(self, strict: bool):
         self.strict = strict
         self.arrays: list[np.ndarray] = []
+        self.nodes = 0
 
     def refuse(self, value, where: str):
         if self.strict:
@@ -219,6 +220,9 @@ class _Encoder:
 
     def tree(self, value, depth: int = 0, where: str = ""):
         t = type(value)
+        self.nodes += 1
+        if self.nodes > MAX_NODES and not self.strict:
+            raise Malformed(f"more than {MAX_NODES} values in one result", True)
         if value is None or t is bool or t is str:
             return value
         if t is int:

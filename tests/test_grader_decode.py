@@ -1,7 +1,8 @@
 """What the trusted side accepts from the sandbox: every size is bounded before it is parsed or decoded.
 
-Records are crafted here in the sandbox's own wire format (``sandbox_child.pack_result``) or by hand,
-as a hostile notebook process could write them.
+Records are crafted here in the sandbox's own wire format (``course_grader.wire.encode``) or by hand,
+as a hostile notebook process could write them.  Both readers are checked: ``decode_blob`` (the older
+one, float arrays widened) and ``wire.decode`` (tensors rebuilt).
 """
 from __future__ import annotations
 
@@ -13,9 +14,13 @@ import tracemalloc
 import numpy as np
 import pytest
 
-from course_grader import sandbox_child as child
+from course_grader import wire
 from course_grader.sandbox import (MAX_ARRAYS, MAX_DECODED_BYTES, MAX_ELEMENTS, MAX_JSON_BYTES, MAX_NODES,
-                                   MAX_STR, DecodeBudget, Malformed, Zygote, decode_blob)
+                                   MAX_STR, DecodeBudget, Malformed, decode_blob)
+
+
+def pack(value) -> bytes:
+    return wire.encode(value, strict=False)
 
 
 def raw_record(tree, arrays=(), npy=None) -> bytes:
@@ -44,34 +49,42 @@ def peak_mib(fn, *args, **kwargs):
 
 def test_honest_result_decodes_to_float64():
     out = np.random.default_rng(0).standard_normal((2, 96, 55, 55)).astype(np.float32)
-    got = decode_blob(child.pack_result({"results": [out, ("raised", "ValueError", "x")]}))
+    got = decode_blob(pack({"results": [out, ("raised", "ValueError", "x")]}))
     assert got["results"][0].dtype == np.float64 and got["results"][0].shape == (2, 96, 55, 55)
     assert np.array_equal(got["results"][0], out.astype(np.float64))
     assert got["results"][1] == ("raised", "ValueError", "x")
 
 
 def test_array_huge_after_upcast_is_refused_before_decoding():
-    blob = child.pack_result({"results": [np.zeros(MAX_ELEMENTS + 1, np.int8)]})  # 4 MiB in, 32 MiB out
+    blob = pack({"results": [np.zeros(MAX_ELEMENTS + 1, np.int8)]})  # 4 MiB in, 32 MiB out
     peak, err = peak_mib(decode_blob, blob)
     assert err is not None and f"at most {MAX_ELEMENTS}" in str(err), f"expected Malformed naming the cap, got {err!r}"
     assert peak < 8, f"decode_blob allocated {peak:.0f} MiB to refuse a {len(blob) >> 20} MiB record"
 
 
-def test_decoded_total_is_bounded_across_the_parts_of_a_notebook():
+@pytest.mark.parametrize("decode", [decode_blob, wire.decode], ids=["decode_blob", "decode"])
+def test_decoded_total_is_bounded_across_the_parts_of_a_notebook(decode):
     per = MAX_ELEMENTS  # float16: 8 MiB on the wire, 32 MiB once decoded
     n = MAX_DECODED_BYTES // (per * 8) + 1
-    records = [child.pack_result({"cell_errors": [], "events": []})]
-    records += [child.pack_result({"results": [np.zeros(per, np.float16)]}) for _ in range(n)]
-    out = Zygote._parse({"statuses": ["{}"] * n}, records, n)
-    ok = [p for p in out.parts if p.results is not None]
-    refused = [p for p in out.parts if p.results is None]
-    assert len(ok) == n - 1 and len(refused) == 1, [p.problem for p in out.parts]
-    assert "MiB once decoded" in refused[0].problem, refused[0].problem
+    budget = DecodeBudget()  # one per notebook session, shared by its parts
+    decode(pack({"cell_errors": [], "events": []}), budget=budget)
+    outcomes = []
+    for _ in range(n):
+        try:
+            decode(pack({"results": [np.zeros(per, np.float16)]}), budget=budget)
+            outcomes.append("")
+        except Malformed as err:
+            outcomes.append(str(err))
+            assert err.too_large, f"a budget overrun must be marked too_large (ResultTooLarge, not PartLost): {err}"
+    refused = [o for o in outcomes if o]
+    assert len(refused) == 1 and outcomes[-1], outcomes
+    assert "MiB once decoded" in refused[0], refused[0]
 
 
 @pytest.mark.parametrize("what", ["json", "depth", "nodes", "dict-keys", "string", "arrays", "mismatch", "dtype",
                                   "structured", "shape"])
-def test_crafted_record_is_refused(what):
+@pytest.mark.parametrize("decode", [decode_blob, wire.decode], ids=["decode_blob", "decode"])
+def test_crafted_record_is_refused(what, decode):
     if what == "json":
         blob = raw_record(["x" * 1000] * (MAX_JSON_BYTES // 1000 + 10))
     elif what == "depth":
@@ -102,7 +115,7 @@ def test_crafted_record_is_refused(what):
         npy = buf.getvalue().replace(b"(1,)", b"(1099511627776, 1099511627776)")
         blob = raw_record({"__nd__": 0}, npy=[npy])
     with pytest.raises(Malformed):
-        decode_blob(blob)
+        decode(blob)
 
 
 def test_budget_is_spent_by_each_array():
