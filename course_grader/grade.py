@@ -128,54 +128,53 @@ def _uses_reference(cells: list[dict]) -> list[str]:
 
 @dataclass
 class Prepared:
-    """The trusted side's half of a notebook's grading, before the sandbox runs it."""
+    """The trusted side's half of a notebook's grading, before the sandbox runs it.
+
+    ``plans``: ``(test cell, message)`` per test cell of the source, in order; a message
+    (a leaked solution notebook) scores the cell 0 without running it.
+    """
     submission: dict
     source: dict
     student: str
     assignment: str
     cells: list
     plans: list
-    parts: list
+    parts: list           # grade_ids of the test cells to run, one sandbox part each
     flags: list
     t0: float
     release: dict | None = None
+    seed: int = 0
+    trees: list = None
+    refs: tuple = ()
+
+
+@dataclass
+class TestOutcome:
+    """What grading a notebook's test cells against its sandbox session gave."""
+    cell_errors: list
+    events: list
+    verdicts: list        # testrun.CellVerdict per test cell that ran
+    problem: str = ""
 
 
 def prepare_notebook(submission: dict, source: dict, student: str, assignment: str, secret: bytes,
                      release: dict | None = None) -> Prepared:
-    """Cells to run, static checks and the hidden cases (with their expected values, kept here).
+    """Cells to run, static flags, and what the trusted runner needs (seed, parsed cells).
 
     ``release`` is the notebook the student was given: tampering flags compare with it (the
     source stands in when there is none) and a deleted test cell comes back from it.
     """
-    from . import cases as C
     from ._astlock import AST_LOCK
     t0 = time.monotonic()
     cells = _nb.cells_to_run(submission, source)
     tests = _nb.test_cells(source)
-    seed = seed_for(secret, student, assignment)
     with AST_LOCK:
         trees = [t for t in (_in.parse_cell(c["source"]) for c in cells) if t is not None]
         refs = _uses_reference(cells)
-    plans, parts = [], []
-    for tc in tests:
-        spec = C.SPECS.get(tc.grade_id)
-        if spec is None:
-            plans.append((tc, None, [], str(_msg.say("unknown_test", name=tc.grade_id))))
-            continue
-        import warnings
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            case_list = spec.cases(seed)
-        with AST_LOCK:
-            static = C.static_failure(tc.grade_id, spec, case_list, trees, refs)
-        if static:
-            plans.append((tc, spec, [], static))
-            continue
-        plans.append((tc, spec, case_list, ""))
-        parts.append({"calls": case_list, "banned": spec.banned})
+    plans = [(tc, "") for tc in tests]
     found = _nb.tampering(submission, release or source) + _flags.scan_cells(cells)
-    return Prepared(submission, source, student, assignment, cells, plans, parts, found, t0, release)
+    return Prepared(submission, source, student, assignment, cells, plans, [tc.grade_id for tc in tests], found,
+                    t0, release, seed_for(secret, student, assignment), trees, tuple(refs))
 
 
 LEAK_FLAG = "solution notebook submitted"
@@ -188,7 +187,7 @@ def prepare_leaked(source: dict, student: str, assignment: str, why: str, releas
     notebook, never the solutions it carried.
     """
     message = f"{LEAK_FLAG}: {why}; not graded, 0 points (ask the instructor)"
-    plans = [(tc, None, [], f"{tc.grade_id}: {message}") for tc in _nb.test_cells(source)]
+    plans = [(tc, f"{tc.grade_id}: {message}") for tc in _nb.test_cells(source)]
     stub = {"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
     found = [{"cell": "-", "line": 0, "what": LEAK_FLAG, "detail": why}]
     return Prepared(stub, source, student, assignment, [], plans, [], found, time.monotonic(), release)
@@ -202,29 +201,44 @@ def _stub_solutions(nb: dict) -> dict:
     return nb
 
 
-def run_prepared(zygote: Zygote, p: Prepared) -> NotebookOutcome:
-    return zygote.run_notebook(p.cells, p.parts) if p.parts else NotebookOutcome([], [], [])
+def run_prepared(zygote: Zygote, p: Prepared) -> TestOutcome:
+    """The notebook's cells once in one sandbox session, then each test cell on this side, one part each."""
+    from . import testrun
+    from .sandbox import SandboxError
+    if not p.parts:
+        return TestOutcome([], [], [])
+    try:
+        with zygote.session(p.cells) as nb:
+            verdicts = testrun.run_tests(nb, p.source, p.seed, p.trees or [], p.refs, only=set(p.parts))
+            return TestOutcome(list(nb.cell_errors), list(nb.events), verdicts, nb.problem or "")
+    except (SandboxError, OSError) as err:
+        return TestOutcome([], [], [], f"the sandbox failed: {str(err)[:200]}")
 
 
-def finish_notebook(p: Prepared, outcome: NotebookOutcome) -> NotebookVerdict:
-    """Compare what the sandbox returned with the expected values: the verdict of every test cell."""
-    from . import cases as C
+def finish_notebook(p: Prepared, outcome) -> NotebookVerdict:
+    """The verdict of every test cell (pass iff its code ran to the end on the trusted side)."""
     verdicts, found = [], list(p.flags)
-    found += _flags.runtime_flags(outcome.events)
-    k = 0
-    for tc, spec, case_list, static in p.plans:
-        if static or spec is None:
+    found += _flags.runtime_flags(getattr(outcome, "events", []) or [])
+    ran = {v.grade_id: v for v in getattr(outcome, "verdicts", None) or []}
+    cell_errors = list(getattr(outcome, "cell_errors", []) or [])
+    for tc, static in p.plans:
+        if static:
             verdicts.append(PartVerdict(tc.grade_id, tc.points, 0.0, static))
             continue
-        po = outcome.parts[k] if k < len(outcome.parts) else PartOutcome(None, {}, [], "the part returned nothing")
-        k += 1
-        found += _flags.runtime_flags(po.events, tc.grade_id)
-        ok, message = _judge(C, tc.grade_id, case_list, po, outcome)
-        verdicts.append(PartVerdict(tc.grade_id, tc.points, tc.points if ok else 0.0, "" if ok else message))
+        cv = ran.get(tc.grade_id)
+        if cv is None:
+            text = _msg.say("no_results", why=str(getattr(outcome, "problem", "") or "—")[:200])
+            if cell_errors:
+                text = text + _msg.cell_raised(cell_errors[0])
+            verdicts.append(PartVerdict(tc.grade_id, tc.points, 0.0, _msg.part(tc.grade_id, "", text)))
+            continue
+        found += _flags.runtime_flags(cv.events, tc.grade_id)
+        verdicts.append(PartVerdict(tc.grade_id, tc.points, tc.points if cv.passed else 0.0,
+                                    "" if cv.passed else cv.message))
     graded = _autograded(p.submission, p.source, verdicts, p.release)
     if any(f.get("what") == LEAK_FLAG for f in p.flags):
         graded = _stub_solutions(graded)
-    return NotebookVerdict(p.student, p.assignment, verdicts, found, outcome.cell_errors, graded,
+    return NotebookVerdict(p.student, p.assignment, verdicts, found, cell_errors, graded,
                            time.monotonic() - p.t0)
 
 
@@ -234,36 +248,11 @@ def grade_notebook(zygote: Zygote, submission: dict, source: dict, student: str,
     return finish_notebook(p, run_prepared(zygote, p))
 
 
-def _judge(C, grade_id, case_list, po, outcome) -> tuple[bool, str]:
-    from . import messages as M
-    if po.results is None or len(po.results) != len(case_list):
-        message = M.say("no_results", why=po.problem or "—")
-        if outcome.cell_errors:
-            message = message + M.cell_raised(outcome.cell_errors[0])
-        return False, M.part(grade_id, "", message)
-    for case, actual in zip(case_list, po.results):
-        try:
-            ok, message = C.compare(case, actual)
-        except Exception as err:  # a result shaped to break the comparison fails, never passes
-            ok, message = False, M.say("not_comparable", error=type(err).__name__)
-        if ok is not True:
-            if not isinstance(message, str):
-                message = M.say("not_comparable", error=type(message).__name__)
-            if isinstance(actual, tuple) and len(actual) > 1 and isinstance(actual[0], str) \
-                    and isinstance(actual[1], str) and actual[0] == "raised" and actual[1] == "NameError" \
-                    and outcome.cell_errors:
-                message = M.Text(getattr(message, "vi", message), getattr(message, "en", message)) \
-                    + M.cell_raised(outcome.cell_errors[0])
-            return False, M.part(grade_id, case.what, message)
-    return True, ""
-
-
 def _autograded(submission, source, verdicts, release=None) -> dict:
     nb = _nb.apply_verdict(_nb.restored_notebook(submission, source), verdicts, release or source)
     return _inert.inert_notebook(nb, release or source)
 
 
-# --------------------------------------------------------------------------- a class
 def progress_bar(total: int, label: str, enabled: bool = True):
     """tqdm's bar with rate and ETA on stderr; silent with ``--quiet``, when stderr is not a terminal or
     when there is nothing to grade."""

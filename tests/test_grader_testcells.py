@@ -103,7 +103,7 @@ def source_nb(tests=(("test_relu", PLAIN_TEST, 2.0),), relu=GOOD_RELU, extra=())
 def grade(source, submission=None, part_s=20.0, seed=7):
     submission = submission or source
     cells = nbm.cells_to_run(submission, source)
-    trees = policy.parse_cells([c["source"] for c in cells if c.get("student")])
+    trees = policy.parse_cells([c["source"] for c in cells])
     with fake_session(cells, part_s) as session:
         return {v.grade_id: v for v in testrun.run_tests(session, source, seed, trees, ())}
 
@@ -280,3 +280,92 @@ def test_dropout_generator_mode_in_a_kernel():
 
 def test_kernel_rng_is_fixed():
     assert rng().integers(0, 10**9) == np.random.default_rng(testing.DEFAULT_SEED).integers(0, 10**9)
+
+
+# --------------------------------------------------------------------------- an instructor adds a test cell (sandbox)
+NEW_CELL = """# Check that relu keeps positive values and zeroes negative ones, on a random tensor
+x = torch.randn(3, 4)
+assert tuple(relu(x).shape) == (3, 4), f"relu must keep the shape, got {tuple(relu(x).shape)}"
+### BEGIN HIDDEN TESTS
+from course_grader.testing import rng, randn
+g = rng()
+for shape in [(5,), (2, 3, 4)]:
+    x = randn(g, shape)
+    y = relu(x)
+    assert tuple(y.shape) == shape
+    assert bool((y >= 0).all()), "relu returned a negative value"
+    assert torch.allclose(y, torch.where(x > 0, x, torch.zeros_like(x))), "relu(x) is not max(0, x)"
+try:
+    relu("not a tensor")
+except ValueError:
+    pass
+else:
+    raise AssertionError("relu of a str must raise ValueError")
+### END HIDDEN TESTS
+"""
+
+NEVER_PASSES = """# Check something the solution cannot do
+### BEGIN HIDDEN TESTS
+assert relu(torch.tensor([-1.0])).item() == -1.0
+### END HIDDEN TESTS
+"""
+
+
+def _add_test_cell(root: Path, grade_id: str, source: str, points: float, after: str = "test_relu_errors"):
+    path = root / "solutions" / "conv1" / "conv1.ipynb"
+    nb = json.loads(path.read_text(encoding="utf-8"))
+    at = next(i for i, c in enumerate(nb["cells"]) if nbm._meta(c).get("grade_id") == after) + 1
+    cell = code(source, grade_id, grade=True, locked=True, points=points)
+    cell["id"] = grade_id.replace("_", "-")
+    nb["cells"].insert(at, cell)
+    path.write_text(json.dumps(nb, indent=1), encoding="utf-8")
+
+
+@pytest.fixture(scope="module")
+def course_with_new_cell(tmp_path_factory):
+    from tests.grader_course import make_course, require_sandbox
+    require_sandbox()
+    root = make_course(tmp_path_factory.mktemp("new-test-cell"))
+    _add_test_cell(root, "test_relu_random", NEW_CELL, 2)
+    return root
+
+
+@pytest.mark.slow
+def test_an_added_test_cell_with_plain_asserts_is_graded_from_the_metadata(course_with_new_cell, capsys):
+    from course_grader.grade import grade_assignment
+    from course_grader.sandbox import Limits
+    from tests.grader_course import make_submission, solution_cells
+    from tools.release import main as release_main
+    root = course_with_new_cell
+    assert release_main(["conv1", "--root", str(root)]) == 0, capsys.readouterr().err
+    assert "solutions score full marks" in capsys.readouterr().out
+    sol = solution_cells(root)
+    make_submission(root, "ana", "solution")
+    make_submission(root, "ben", "solution", overrides={"relu": sol["relu"].replace(
+        "return torch.clamp(x, min=0)", "return x.abs()")})
+    make_submission(root, "cid", "solution", overrides={"relu": "def relu(x):\n    return torch.clamp(x, min=0)\n"})
+    run = grade_assignment("conv1", root=root, workers=1, limits=Limits(part_s=20.0), feedback=False,
+                           progress=False)
+    parts = {s: {p.grade_id: p for p in v.parts} for s, v in run["verdicts"].items()}
+    assert parts["ana"]["test_relu_random"].points == 2.0
+    assert parts["ana"]["test_relu_random"].score == 2.0, parts["ana"]["test_relu_random"].message
+    assert run["verdicts"]["ana"].score == run["verdicts"]["ana"].max_score == 12.0
+    assert parts["ben"]["test_relu_random"].score == 0.0
+    assert "relu(x) is not max(0, x)" in parts["ben"]["test_relu_random"].message
+    # cid's relu does not check its input: the try/except ValueError of the new cell fails it
+    assert parts["cid"]["test_relu_random"].score == 0.0
+    assert "relu of a str must raise ValueError" in parts["cid"]["test_relu_random"].message
+    assert parts["cid"]["test_relu_values"].score == 1.5
+
+
+@pytest.mark.slow
+def test_a_test_cell_the_solution_cannot_pass_fails_the_release(tmp_path, capsys):
+    from tests.grader_course import make_course, require_sandbox
+    from tools.release import main as release_main
+    require_sandbox()
+    root = make_course(tmp_path / "course")
+    _add_test_cell(root, "test_relu_impossible", NEVER_PASSES, 1)
+    assert release_main(["conv1", "--root", str(root)]) == 1
+    err = capsys.readouterr().err
+    assert "release conv1" in err and "cell test_relu_impossible (1 points)" in err, err
+    assert "line 1 of the hidden tests" in err, err
