@@ -1,40 +1,38 @@
-"""The solution notebooks (solutions/<id>/<id>.ipynb) against the rules of the exercises and cases.py.
+"""The solution notebooks (solutions/<id>/<id>.ipynb) against the rules of the exercises.
 
-Static checks (no execution): nbgrader metadata, points, hidden blocks, the
-grade_ids of cases.SPECS, no outputs, no reference imports outside hidden
-blocks.  A fast in-process run of every solution notebook's code against its
-hidden cases is here too; the real nbgrader pipeline is in
-test_exercises_nbgrader.py.
+Static checks (no execution): nbgrader metadata, one error-path test cell per
+function, no outputs, no reference or grader imports outside hidden blocks,
+the hashed self-checks of constants against the values the hidden blocks
+check, and the banned operators named in each header against the ``forbid``
+calls of the hidden blocks.  A run of every solution notebook's code cells in
+notebook order, as a student's "Run All" would, is here too; the hidden
+blocks' own rules are in test_exercises_cases.py, points in test_points.py,
+the real nbgrader pipeline in test_exercises_nbgrader.py.
 """
 from __future__ import annotations
 
 import ast
 import contextlib
 import io
-import json
 import re
 from pathlib import Path
 
 import pytest
 
-from course_grader import cases
+from course_grader import cases, testing
+from tests.exercises import incell
 
 ROOT = Path(__file__).resolve().parents[1]
-HIDDEN = re.compile(r"### BEGIN HIDDEN TESTS\nfrom course_grader\.cases import check\n"
-                    r"check\(\"(?P<gid>[A-Za-z0-9_]+)\", globals\(\)\)\n### END HIDDEN TESTS$")
 
 
 def notebook(aid: str) -> dict:
-    return json.loads((ROOT / "solutions" / aid / f"{aid}.ipynb").read_text(encoding="utf-8"))
+    return incell.notebook(aid)
 
 
-def source(cell) -> str:
-    src = cell["source"]
-    return "".join(src) if isinstance(src, list) else src
-
-
-def meta(cell) -> dict:
-    return cell.get("metadata", {}).get("nbgrader", {})
+def _hidden_calls(cell: incell.GradedCell, function: str) -> list[ast.Call]:
+    """The calls ``function(...)`` in a test cell's hidden block."""
+    return [node for node in ast.walk(ast.parse(cell.hidden))
+            if isinstance(node, ast.Call) and getattr(node.func, "id", None) == function]
 
 
 def test_assignment_folders_match_cases():
@@ -46,70 +44,47 @@ def test_assignment_folders_match_cases():
 
 
 @pytest.mark.parametrize("aid", cases.ASSIGNMENTS)
-def test_grade_cells_match_specs_and_points(aid):
-    nb = notebook(aid)
-    cells = {meta(c)["grade_id"]: meta(c) for c in nb["cells"] if meta(c).get("grade")}
-    specs = cases.specs_for(aid)
-    assert list(cells) == list(specs), f"{aid}: test cells {list(cells)} != SPECS {list(specs)}"
-    for gid, m in cells.items():
-        assert float(m["points"]) == specs[gid].points, f"{aid} {gid}: {m['points']} points, SPECS {specs[gid].points}"
-    total = sum(float(m["points"]) for m in cells.values())
-    header = source(nb["cells"][0])
-    stated = re.search(r"Tổng điểm / Total: (\d+(?:\.\d+)?) điểm / points", header)
-    assert stated, f"{aid}: the first cell does not state the total"
-    assert float(stated.group(1)) == total == cases.total_points(aid), (aid, stated.group(1), total)
-    parts = [float(x) for x in re.findall(r"^## Phần [A-Z] / Part [A-Z] \((\d+) điểm / points\)",
-                                          "\n".join(source(c) for c in nb["cells"] if c["cell_type"] == "markdown"),
-                                          re.M)]
-    assert sum(parts) == total, f"{aid}: part headings add up to {sum(parts)}, the test cells to {total}"
-
-
-@pytest.mark.parametrize("aid", cases.ASSIGNMENTS)
 def test_cells_follow_the_rules(aid):
     nb = notebook(aid)
     assert nb["metadata"]["kernelspec"]["name"] == "python3"
     assert set(nb["metadata"]) <= {"kernelspec", "language_info"}, f"{aid}: extra notebook metadata"
-    ids = [meta(c).get("grade_id") for c in nb["cells"] if meta(c)]
+    ids = [incell.meta(c).get("grade_id") for c in nb["cells"] if incell.meta(c)]
     assert len(ids) == len(set(ids)), f"{aid}: duplicate grade_ids"
-    title = source(nb["cells"][0]).splitlines()[0]
+    title = incell.source(nb["cells"][0]).splitlines()[0]
     assert re.match(r"^# [A-Z0-9 ]+ — .+ / .+$", title), f"{aid}: title {title!r} is not '# ID — vi / en'"
-    solution_functions = set()
     for cell in nb["cells"]:
-        src, m = source(cell), meta(cell)
+        src, m = incell.source(cell), incell.meta(cell)
         if cell["cell_type"] == "code":
             assert cell.get("outputs") == [] and cell.get("execution_count") is None, f"{aid}: a cell has outputs"
-            outside = HIDDEN.sub("", src)
+            outside = incell.GradedCell("", 0, src).visible
             assert "alexnet_ref" not in outside and "course_grader" not in outside, \
                 f"{aid}: alexnet_ref/course_grader outside a hidden block:\n{src}"
         if m.get("solution"):
             assert not m.get("grade") and not m.get("locked"), f"{aid} {m['grade_id']}: solution cells are not graded"
             assert "### BEGIN SOLUTION" in src and "### END SOLUTION" in src, f"{aid} {m['grade_id']}"
-            tree = ast.parse(src)
-            for node in tree.body:
+            for node in ast.parse(src).body:
                 if isinstance(node, ast.FunctionDef):
                     assert node.name == m["grade_id"], f"{aid}: function {node.name} in cell {m['grade_id']}"
-                    doc = ast.get_docstring(node)
-                    assert doc, f"{aid}: {node.name} has no docstring"
-                    solution_functions.add(node.name)
+                    assert ast.get_docstring(node), f"{aid}: {node.name} has no docstring"
         if m.get("grade"):
             assert m.get("locked") and not m.get("solution"), f"{aid} {m['grade_id']}: test cells are locked"
             assert src.startswith("# Check that "), f"{aid} {m['grade_id']}: first line must be '# Check that …'"
-            match = HIDDEN.search(src)
-            assert match and match.group("gid") == m["grade_id"], f"{aid} {m['grade_id']}: hidden block\n{src}"
-            assert src.count("BEGIN HIDDEN TESTS") == 1
-    calls = {case.call for gid in cases.specs_for(aid) for case in cases.SPECS[gid].cases(cases.DEFAULT_SEED)} \
-        if aid != "forward_gpu" else {"alexnet_forward", "FORWARD_MACS", "TOTAL_PARAMS", "time_forward"}
-    functions_tested = {c for c in calls if not c.isupper() and not c.startswith("W_")}
-    assert functions_tested <= solution_functions, f"{aid}: tested functions {functions_tested} not all written"
-    for fn in functions_tested:
-        errors = [gid for gid in cases.specs_for(aid) if gid.startswith(f"test_{fn}_errors")]
+            assert src.count(incell.HIDDEN_BEGIN) == 1 and src.count(incell.HIDDEN_END) == 1, \
+                f"{aid} {m['grade_id']}: one hidden block\n{src}"
+    functions = incell.solution_functions(nb)
+    tested = set().union(*(incell.names_read(c.hidden) & functions for c in incell.graded_cells(nb)))
+    assert tested == functions, f"{aid}: functions no hidden block calls: {sorted(functions - tested)}"
+    for fn in sorted(functions):
+        errors = [c.grade_id for c in incell.graded_cells(nb) if c.grade_id == f"test_{fn}_errors"]
         assert len(errors) == 1, f"{aid}: {fn} needs exactly one error-path test cell, has {errors}"
+        assert _hidden_calls(next(c for c in incell.graded_cells(nb) if c.grade_id == errors[0]), "assert_raises"), \
+            f"{aid}: the hidden block of {errors[0]} checks no error (assert_raises)"
 
 
 @pytest.mark.parametrize("aid", [a if a != "forward_gpu" else pytest.param(a, marks=pytest.mark.slow)
                                  for a in cases.ASSIGNMENTS])
-def test_solution_passes_its_hidden_cases_in_process(aid):
-    """Executes the solution's code cells (visible and hidden tests included) in one namespace."""
+def test_solution_runs_top_to_bottom_in_process(aid):
+    """Every code cell of the solution (sanity cells, visible and hidden tests included) in one namespace."""
     nb = notebook(aid)
     namespace = {"__name__": "__main__"}
     failures = []
@@ -118,53 +93,83 @@ def test_solution_passes_its_hidden_cases_in_process(aid):
             if cell["cell_type"] != "code":
                 continue
             try:
-                exec(compile(source(cell), f"<{aid}>", "exec"), namespace)
+                exec(compile(incell.source(cell), f"<{aid}>", "exec"), namespace)
             except Exception as err:  # collect every failing cell
-                failures.append(f"{meta(cell).get('grade_id', 'cell')}: {type(err).__name__}: {err}")
+                failures.append(f"{incell.meta(cell).get('grade_id', 'cell')}: {type(err).__name__}: {err}")
     assert not failures, f"{aid}:\n" + "\n".join(failures)
 
 
+def _checked_constants(cell: incell.GradedCell) -> dict:
+    """``NAME -> value`` of every ``assert_equal(NAME, <constant expression>, ...)`` in the hidden block."""
+    out = {}
+    for call in _hidden_calls(cell, "assert_equal"):
+        name = call.args[0]
+        if isinstance(name, ast.Name) and name.id.isupper():
+            out[name.id] = eval(compile(ast.Expression(call.args[1]), "<expected>", "eval"), {"__builtins__": {}})
+    return out
+
+
 def _namespace_of_imports(nb) -> dict:
-    cell = next(c for c in nb["cells"] if meta(c).get("grade_id") == "imports")
+    cell = next(c for c in nb["cells"] if incell.meta(c).get("grade_id") == "imports")
     namespace: dict = {}
-    exec(compile(source(cell), "<imports>", "exec"), namespace)
+    exec(compile(incell.source(cell), "<imports>", "exec"), namespace)
     return namespace
 
 
 @pytest.mark.parametrize("aid", cases.ASSIGNMENTS)
 def test_constant_self_checks_match_the_hidden_values_without_showing_them(aid):
-    """Each visible check of a variable compares answer_hash(name, value) with the hash of the hidden value."""
+    """Each visible check of a variable compares answer_hash(name, value) with the hash of the value the hidden
+    block checks, and the visible part does not show that value."""
     nb = notebook(aid)
     answer_hash = _namespace_of_imports(nb)["answer_hash"]
-    for cell in nb["cells"]:
-        gid = meta(cell).get("grade_id")
-        if not meta(cell).get("grade") or not all(c.args is None for c in cases.SPECS[gid].cases(cases.DEFAULT_SEED)):
+    checked = 0
+    for cell in incell.graded_cells(nb):
+        if incell.names_read(cell.code) & incell.solution_functions(nb):
             continue
-        visible = HIDDEN.sub("", source(cell))
-        for case in cases.SPECS[gid].cases(cases.DEFAULT_SEED):
-            stored = re.search(rf'answer_hash\("{case.call}", {case.call}\) == "([0-9a-f]{{16}})"', visible)
-            assert stored, f"{aid} {gid}: no hashed self-check of {case.call}:\n{visible}"
-            assert stored.group(1) == answer_hash(case.call, case.expected), f"{aid} {gid}: stale hash of {case.call}"
-            assert not re.search(rf"\b{re.escape(repr(case.expected))}\b", visible), f"{aid} {gid} shows the answer"
-            near = case.expected + 1 if isinstance(case.expected, int) else None
-            if near is not None:
-                assert answer_hash(case.call, near) != stored.group(1)
-                assert answer_hash(case.call, float(case.expected)) == stored.group(1), "55.0 must count as 55"
+        constants = _checked_constants(cell)
+        assert constants, f"{aid} {cell.grade_id}: a constant's test cell whose hidden block checks no constant"
+        for name, expected in constants.items():
+            stored = re.search(rf'answer_hash\("{name}", {name}\) == "([0-9a-f]{{16}})"', cell.visible)
+            assert stored, f"{aid} {cell.grade_id}: no hashed self-check of {name}:\n{cell.visible}"
+            assert stored.group(1) == answer_hash(name, expected), f"{aid} {cell.grade_id}: stale hash of {name}"
+            assert not re.search(rf"\b{re.escape(repr(expected))}\b", cell.visible), f"{aid} {cell.grade_id} shows it"
+            if isinstance(expected, int):
+                assert answer_hash(name, expected + 1) != stored.group(1)
+                assert answer_hash(name, float(expected)) == stored.group(1), "55.0 must count as 55"
+            checked += 1
+    assert checked, f"{aid}: no constant is checked"
+
+
+def _banned_lists(nb) -> dict[str, str]:
+    """function -> the name of the ``*_BANNED`` tuple its hidden blocks give to ``forbid``."""
+    out = {}
+    for cell in incell.graded_cells(nb):
+        for call in _hidden_calls(cell, "forbid"):
+            if len(call.args) > 1:
+                assert isinstance(call.args[1], ast.Name) and call.args[1].id.endswith("_BANNED"), \
+                    f"{cell.grade_id}: forbid's patterns should be one of the *_BANNED tuples"
+                out[call.args[0].value] = call.args[1].id
+    return out
 
 
 @pytest.mark.parametrize("aid", cases.ASSIGNMENTS)
 def test_instructions_state_the_banned_operators_and_no_stderr_rule(aid):
     nb = notebook(aid)
-    imports = next(source(c) for c in nb["cells"] if meta(c).get("grade_id") == "imports")
+    imports = next(incell.source(c) for c in nb["cells"] if incell.meta(c).get("grade_id") == "imports")
     assert "stderr" not in imports, f"{aid}: the imports cell still talks about stderr"
-    header = source(nb["cells"][0])
+    header = incell.source(nb["cells"][0])
     block = header[header.index("**Không được dùng / Not allowed:**"):]
-    names = {value: name for name, value in vars(cases).items() if name.endswith("_BANNED")}
-    for spec in cases.specs_for(aid).values():
-        for function, patterns in spec.banned.items():
-            assert f"`{function}`" in block, f"{aid}: the header does not name {function}'s banned operators"
-            for pattern in patterns:
-                assert f"`{pattern}`" in block, f"{aid}: the header does not list {pattern} (banned in {function})"
-            text = getattr(cases, "BANNED_TEXT", {}).get(names[patterns])
-            if text:
-                assert text["vi"] in block and text["en"] in block, f"{aid}: {function}: BANNED_TEXT is not in the header"
+    for function, name in _banned_lists(nb).items():
+        assert f"`{function}`" in block, f"{aid}: the header does not name {function}'s banned operators"
+        for pattern in getattr(testing, name):
+            assert f"`{pattern}`" in block, f"{aid}: the header does not list {pattern} (banned in {function})"
+        text = testing.BANNED_TEXT.get(name)
+        if text:
+            assert text["vi"] in block and text["en"] in block, f"{aid}: {function}: BANNED_TEXT is not in the header"
+
+
+def test_every_banned_list_is_named_in_some_header():
+    """The drift test works: every operator exercise (functions with a banned list) is found by _banned_lists."""
+    found = {fn for aid in cases.ASSIGNMENTS for fn in _banned_lists(notebook(aid))}
+    assert {"conv2d_forward", "relu", "local_response_norm", "max_pool2d_forward", "pad2d", "linear_forward",
+            "dropout_forward", "fc7_forward", "softmax"} <= found, found
