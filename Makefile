@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 ASSIGNMENTS := input conv1 norm1 pool1 conv2 norm2 pool2 conv3 conv4 conv5 pool3 fc6 fc7 fc8 forward_gpu
 JB_FLAGS := --all -W -n --keep-going
 
-.PHONY: help venv system-deps grade-deps mathjax assignments wheel book test test-fast bench bench-grade grade clean
+.PHONY: help venv system-deps grade-deps mathjax assignments wheel book test test-fast bench bench-grade grade items export-lms clean
 
 help: ## List every target
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 16
@@ -55,6 +55,14 @@ bench-grade: venv grade-deps ## Benchmark the grader against stock nbgrader auto
 grade: venv grade-deps ## Autograde every submission of assignment A (or A="conv1 pool1"), make feedback, export CSV
 	@test -n "$(A)" || { echo "usage: make grade A=<assignment id>" >&2; exit 2; }
 	$(BIN)/python -m course_grader grade $(A)
+
+items: venv ## Write the item analysis of assignment A again (reports/<A>-items.html; make grade writes it too)
+	@test -n "$(A)" || { echo "usage: make items A=<assignment id>" >&2; exit 2; }
+	$(BIN)/python -m course_grader items $(A)
+
+export-lms: venv ## Export the gradebook as Canvas and Moodle grade import CSVs (canvas.csv, moodle.csv)
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/nbgrader export --exporter course_grader.lms.CanvasExportPlugin --to canvas.csv
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/nbgrader export --exporter course_grader.lms.MoodleExportPlugin --to moodle.csv
 
 clean: ## Remove build output (keeps .venv, node_modules, submissions and gradebook)
 	rm -rf _build release/ book/exercises/ book/downloads/

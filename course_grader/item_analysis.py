@@ -105,12 +105,14 @@ def histogram_png(scores: list[float], max_score: float) -> bytes:
     """The score histogram as PNG bytes (matplotlib, Agg backend; no display)."""
     from matplotlib.figure import Figure
     from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.ticker import MaxNLocator
     fig = Figure(figsize=(6, 2.6), dpi=100)
     FigureCanvasAgg(fig)
     ax = fig.add_subplot()
     top = max([max_score, *scores, 1.0])
     bins = min(20, max(1, int(round(top)))) if float(top).is_integer() else 20
     ax.hist(scores, bins=bins, range=(0, top), color="#4c72b0", edgecolor="white")
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("score (after late penalty)")
     ax.set_ylabel("students")
     fig.tight_layout()
@@ -148,7 +150,7 @@ def render(data: dict) -> str:
                "<th>most common failure messages (count)</th></tr>")
     for item in data["items"]:
         n, ok = item["n"], item["passed"]
-        share = f"{ok}/{n} ({100.0 * ok / n:.0f} %)" if n else "-"
+        share = f"{ok}/{n} ({100.0 * ok / n:.0f}%)" if n else "-"
         msgs = "".join(f"<tr><td>{count}</td><td><pre>{_e(item['example'][key])}</pre></td></tr>"
                        for key, count in item["messages"].most_common(TOP_MESSAGES))
         low = " class=\"low\"" if n and ok / n < 0.5 else ""

@@ -87,7 +87,7 @@ def test_item_report_counts_groups_and_escapes(tmp_path):
     assert page.count("&lt;script&gt;") >= 3, "the failure message, the flag and the refusal are shown as text"
     assert "default-src 'none'" in page, "a Content-Security-Policy forbids scripts and remote loads"
     assert not re.search(r"(src|href)=\"(https?:)?//", page), "nothing is loaded from the network"
-    assert "1/3 (33 %)" in page, "the share of students passing the first test cell"
+    assert "1/3 (33%)" in page, "the share of students passing the first test cell"
     text = " ".join(tags.text)
     assert "cid" in text and "relu" in text and "import of ctypes" in text, "the flagged submission, cell and line"
     (img,) = tags.imgs
