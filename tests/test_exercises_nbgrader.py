@@ -18,6 +18,7 @@ import pytest
 
 from course_grader import cases
 from tests.exercises import course as C
+from tests.exercises import incell
 
 pytestmark = pytest.mark.slow
 
@@ -87,7 +88,7 @@ def test_released_notebook_has_no_solution_and_no_hidden_tests(graded, aid):
 def test_solution_scores_full_marks_and_blank_scores_zero(graded, aid):
     course, _ = graded
     full = C.cell_scores(course, aid, "full")
-    expected = {gid: spec.points for gid, spec in cases.specs_for(aid).items()}
+    expected = {c.grade_id: c.points for c in incell.graded_cells(incell.notebook(aid))}
     assert full == expected, f"{aid}: the solutions scored {full}"
     blank = C.cell_scores(course, aid, "blank")
     assert set(blank) == set(expected) and sum(blank.values()) == 0, f"{aid}: the blank notebook scored {blank}"
@@ -103,8 +104,8 @@ def test_planted_submission_loses_exactly_the_broken_cells(graded, aid):
     course, _ = graded
     _, broken = PLANTED[aid]
     scores = C.cell_scores(course, aid, "planted")
-    specs = cases.specs_for(aid)
-    wrong = {gid: s for gid, s in scores.items() if s != (0 if gid in broken else specs[gid].points)}
+    points = {c.grade_id: c.points for c in incell.graded_cells(incell.notebook(aid))}
+    wrong = {gid: s for gid, s in scores.items() if s != (0 if gid in broken else points[gid])}
     assert not wrong, f"{aid}: unexpected scores {wrong} (broken: {sorted(broken)})"
     outputs = C.cell_outputs(course, aid, "planted")
     for gid in broken:
