@@ -123,3 +123,59 @@ def test_budget_is_spent_by_each_array():
     b.spend(60)
     with pytest.raises(Malformed, match="MiB once decoded"):
         b.spend(41)
+
+
+# --------------------------------------------------------------------------- wire.decode: what a session's answers may hold
+def test_tensor_records_are_rebuilt_on_the_cpu_with_their_device_recorded():
+    import torch
+    rec = raw_record({"__tuple__": [{"__tensor__": 0, "dtype": "float16", "rg": True, "device": "cuda:0"},
+                                    {"__meta__": [2, 3], "dtype": "int64", "rg": False},
+                                    {"__size__": [2, 3]}, {"__dtype__": "bfloat16"}, {"__device__": "cuda:1"},
+                                    {"__unplain__": ["Evil", "<Evil>"]}]}, [np.ones((2, 2), np.float32)])
+    t, m, size, dtype, device, evil = wire.decode(rec)
+    assert type(t) is torch.Tensor and t.device.type == "cpu" and t.dtype == torch.float16 and t.requires_grad, t
+    assert wire.device_of(t) == "cuda:0" and wire.device_of(torch.ones(1)) == "cpu"
+    assert m.is_meta and m.dtype == torch.int64 and wire.device_of(m) == "meta"
+    assert type(size) is torch.Size and dtype is torch.bfloat16 and device == torch.device("cuda:1")
+    assert isinstance(evil, wire.Unplain) and not callable(evil) and evil.type_name == "Evil"
+
+
+@pytest.mark.parametrize("tree, why", [
+    ({"__tensor__": 0, "dtype": "object", "rg": False, "device": "cpu"}, "a dtype that is not numeric"),
+    ({"__tensor__": 0, "dtype": "int64", "rg": True, "device": "cpu"}, "requires_grad on integers"),
+    ({"__tensor__": 0, "dtype": "float32", "rg": False, "device": "cpu", "cls": "os.system"}, "an extra key"),
+    ({"__meta__": [10**20], "dtype": "float32", "rg": False}, "a meta shape beyond sense"),
+    ({"__dtype__": "Tensor"}, "a dtype name that is not one"),
+    ({"__gen_state__": 0}, "a generator state that is not one"),
+    ({"__int__": "1" * 5000}, "an integer of 5,000 digits"),
+    ({"__unplain__": ["x" * (MAX_STR + 1), ""]}, "a type name longer than a string may be"),
+    ({"__module__": "os", "__name__": "system"}, "an unknown object"),
+])
+def test_decode_refuses_crafted_objects(tree, why):
+    rec = raw_record(tree, [np.ones(3, np.int64)])
+    with pytest.raises(Malformed):
+        wire.decode(rec)
+        pytest.fail(f"wire.decode accepted {why}")
+
+
+def test_student_exceptions_are_rebuilt_only_as_builtin_exceptions():
+    err = wire.student_exception("ValueError", "bad\x00 <b>x</b>" + "y" * 1000, True)
+    assert type(err) is ValueError and err.from_student and len(str(err)) == 300 and "\x00" not in str(err)
+    assert type(wire.student_exception("ValueError", "m", False)) is wire.StudentError, "a student class named ValueError"
+    for name in ("SystemExit", "KeyboardInterrupt", "StopIteration", "GeneratorExit", "Oops", "UnicodeDecodeError"):
+        got = wire.student_exception(name, "m", True)
+        assert type(got) is wire.StudentError and got.type_name == name, (name, got)
+
+
+def test_trusted_arguments_that_are_not_plain_data_name_themselves():
+    import torch
+    with pytest.raises(TypeError, match="object"):
+        wire.encode((1, object()))
+    with pytest.raises(TypeError, match="not str"):
+        wire.encode({1: 2})
+    with pytest.raises(TypeError):
+        wire.encode(np.array(["a"]))
+    assert isinstance(wire.decode(wire.encode(object(), strict=False)), wire.Unplain)
+    g = torch.Generator().manual_seed(3)
+    back = wire.decode(wire.encode(g), bounded=False)
+    assert torch.equal(torch.rand(4, generator=back), torch.rand(4, generator=torch.Generator().manual_seed(3)))
