@@ -11,15 +11,19 @@ installation and the kernel are trusted.
 What holds (each is exercised by ``tests/test_grader_*.py`` and ``tests/hostile/``):
 
 * The verdict is computed in the trusted process (``course_grader.grade`` / the
-  ``SandboxExecute`` nbgrader preprocessor), in which no student code ever runs: the hidden
-  cases are built there from ``HMAC(secret, student, assignment)``, only their inputs are
-  sent to the sandbox, and :func:`course_grader.cases.compare` judges the plain data that
-  comes back (a length-prefixed JSON header and ``.npy`` arrays read with
-  ``allow_pickle=False``, numeric dtypes only, bounded size and depth).  Nothing produced by
-  the sandbox is unpickled, imported, executed or used as a path.  Test cells are never
-  executed, so patched comparisons, objects whose ``__eq__`` is always true, tensor
-  subclasses, IPython AST transformers, edited, deleted or re-labelled test cells and
-  extra cells cannot change a verdict; points come from the source notebook.
+  ``SandboxExecute`` nbgrader preprocessor), in which no student code ever runs.  The test
+  cells (from the source notebook, never the submission) run there; the student's namespace is
+  remote: a :class:`NotebookSession` ran the submission's cells once in the sandbox, and each
+  test cell gets a :class:`PartSession` whose :meth:`~PartSession.call` sends the arguments as
+  plain data and gets plain data back (:mod:`course_grader.wire`: a length-prefixed JSON tree and
+  ``.npy`` arrays read with ``allow_pickle=False``, numeric dtypes only, bounded size and depth;
+  tensors are rebuilt as plain CPU tensors, anything else is an inert :class:`~course_grader.wire.Unplain`).
+  A student's exception comes back as the builtin exception of the same name or as
+  :class:`~course_grader.wire.StudentError`, with a short cleaned message.  Nothing produced by
+  the sandbox is unpickled, imported, executed or used as a path, so patched comparisons,
+  objects whose ``__eq__`` is always true, tensor subclasses, IPython AST transformers, edited,
+  deleted or re-labelled test cells and extra cells cannot change a verdict; points come from
+  the source notebook.
 * Only the trusted side writes the gradebook (nbgrader's ``Gradebook`` API, one
   transaction per student, after an sqlite backup); a re-run with the same submissions
   gives byte-identical results, skips what is already recorded, and resumes after a kill.
@@ -38,10 +42,13 @@ What holds (each is exercised by ``tests/test_grader_*.py`` and ``tests/hostile/
   that part only; the zygote that forks the sandboxes never runs student code.
 * Every wall limit (per cell, per notebook, per part) is enforced by the zygote on its own
   clock, with SIGKILL of the notebook's pid namespace: a cell that ignores or blocks signals,
-  or is blocked in C, costs its own limit.  This process waits at most one phase's limit past
-  the zygote's last report (:meth:`Zygote._wait_done`), never the notebook's whole budget.
-* What comes back is bounded before it is parsed or decoded (:func:`decode_blob`: JSON bytes,
-  values, depth, strings, number of arrays, elements per array, decoded bytes per notebook).
+  or is blocked in C, costs its own limit; a call that never returns costs its part's limit
+  (``part_s`` from the part's start, then the part is lost and the next part starts fresh).  This
+  process waits at most one phase's limit past the zygote's last report (:meth:`Zygote._wait_cells`,
+  one part's limit per call), never the notebook's whole budget.
+* What comes back is bounded before it is parsed or decoded (:func:`course_grader.wire.decode`:
+  JSON bytes, values, depth, strings, number of arrays, elements per array, decoded bytes per
+  notebook); a result over a bound fails that call only (``StudentError("ResultTooLarge")``).
 * Scores never depend on printed output or stderr.  Flags (never a score change) name the
   cell and line of code that touches the grading machinery: a static scan of the student's
   cells on the trusted side, plus runtime audit-hook events and a diff of numpy, torch and
@@ -51,7 +58,7 @@ Out of scope / residual risks: kernel or bubblewrap vulnerabilities (no seccomp 
 installed); CPU contention between the two workers (a fork bomb that calls ``setsid`` can
 slow the other worker for at most one part's time limit; RLIMIT_NPROC bounds it); the
 sandbox's runtime reports (audit events, the banned-operator tripwire of
-``course_grader.cases``) can be suppressed by hostile code and are advisory, while the
+:mod:`course_grader.sandbox_student`) can be suppressed by hostile code and are advisory, while the
 static scans on the trusted side are not; a student who computes the right answer by any
 means inside the sandbox gets the points, except where the AST scan of the function finds a
 banned library operator; a top-level cell that crashes, or hangs past its limit with signals
@@ -59,8 +66,10 @@ ignored, loses the rest of its notebook (later cells not run, parts 0), as a dea
 in stock nbgrader; inputs of a case are visible to the student's function by design (only
 expected values stay hidden).
 
-Implementation notes: the zygote (:mod:`course_grader.sandbox_child`, copied alone into the
-sandbox) imports torch once per worker; each notebook costs forks, not an interpreter start.
+Implementation notes: the zygote (:mod:`course_grader.sandbox_child`, copied into the sandbox
+with :mod:`course_grader.wire` and :mod:`course_grader.sandbox_student` beside it as a package,
+from memory files) imports torch once per worker; each notebook costs forks, not an interpreter
+start.  :meth:`Zygote.run_notebook` is the older batch interface, built on the session.
 """
 from __future__ import annotations
 
