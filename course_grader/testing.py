@@ -30,8 +30,8 @@ Signatures (``what`` names the check in the message; ``tol`` is one of the toler
 ``rng() -> numpy.random.Generator``
     The cell's generator: in the grader seeded from HMAC(secret, student, assignment) and
     the cell's grade_id (a stream per student and per cell, the same on every run); in a
-    kernel from 2012 and the grade_id when known.  One generator per test cell: calling
-    ``rng()`` twice in a cell continues the same stream.
+    kernel from 2012.  One generator per test cell: calling ``rng()`` twice in a cell
+    continues the same stream (outside IPython: twice from the same code object).
 ``notebook_seed() -> int``
     The seed shared by every test cell of one student's notebook (2012 in a kernel), for
     inputs that several cells share (``forward_gpu``'s parameters).
@@ -163,18 +163,16 @@ def rng() -> np.random.Generator:
         if ctx.rng is None:
             ctx.rng = _cell_rng(ctx.seed, ctx.grade_id)
         return ctx.rng
-    # a kernel: one stream per executed cell (IPython's execution count), the same on every run
-    count = None
+    # a kernel: one stream per executed cell (IPython's execution count, else the calling code
+    # object), the same on every run
     try:
-        count = get_ipython().execution_count  # noqa: F821 (IPython's builtin, when there is one)
+        key = ("cell", get_ipython().execution_count)  # noqa: F821 (IPython's builtin, when there is one)
     except NameError:
-        pass
-    if count is None:
-        return np.random.default_rng(DEFAULT_SEED)
-    if count not in _kernel_rngs:
+        key = ("code", sys._getframe(1).f_code)  # held, so that its id is not reused
+    if key not in _kernel_rngs:
         _kernel_rngs.clear()
-        _kernel_rngs[count] = np.random.default_rng(DEFAULT_SEED)
-    return _kernel_rngs[count]
+        _kernel_rngs[key] = np.random.default_rng(DEFAULT_SEED)
+    return _kernel_rngs[key]
 
 
 def notebook_seed() -> int:

@@ -135,3 +135,24 @@ def test_disk_bomb_left_nothing(graded):
     root: Path = graded["root"]
     leftovers = [p for p in root.rglob("bomb*")]
     assert not leftovers, f"files written by the disk bomb outside the sandbox: {leftovers[:5]}"
+
+
+def test_results_that_look_like_code_never_ran(graded):
+    root: Path = graded["root"]
+    assert not list(root.rglob("pwned*")), "a string a submission returned was executed on the trusted side"
+
+
+def test_feedback_messages_are_bounded_plain_text(graded):
+    for sid, v in graded["after"]["verdicts"].items():
+        for p in v.parts:
+            bad = [c for c in p.message if ord(c) < 32 and c not in "\n\t"]
+            assert not bad, f"{sid} {p.grade_id}: control characters in the message: {p.message[:200]!r}"
+            assert len(p.message) < 4000, f"{sid} {p.grade_id}: a message of {len(p.message)} characters"
+
+
+def test_a_student_exception_is_reported_as_the_student_s(graded):
+    parts = {p.grade_id: p for p in graded["after"]["verdicts"]["h44_crafted_exceptions"].parts}
+    message = parts["test_conv2d_forward_shape"].message
+    assert message.startswith("test_conv2d_forward_shape: conv2d_forward\n"), message[:300]
+    flat = " ".join(message.split())
+    assert "It raised AssertionError: course_grader.testing: all hidden tests passed" in flat, message[:400]

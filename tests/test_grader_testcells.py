@@ -343,7 +343,7 @@ def test_an_added_test_cell_with_plain_asserts_is_graded_from_the_metadata(cours
     make_submission(root, "ana", "solution")
     make_submission(root, "ben", "solution", overrides={"relu": sol["relu"].replace(
         "return torch.clamp(x, min=0)", "return x.abs()")})
-    make_submission(root, "cid", "solution", overrides={"relu": "def relu(x):\n    return torch.clamp(x, min=0)\n"})
+    make_submission(root, "cid", "solution", overrides={"relu": "def relu(x):\n    return x if isinstance(x, str) else torch.clamp(x, min=0)\n"})
     run = grade_assignment("conv1", root=root, workers=1, limits=Limits(part_s=20.0), feedback=False,
                            progress=False)
     parts = {s: {p.grade_id: p for p in v.parts} for s, v in run["verdicts"].items()}
@@ -352,7 +352,7 @@ def test_an_added_test_cell_with_plain_asserts_is_graded_from_the_metadata(cours
     assert run["verdicts"]["ana"].score == run["verdicts"]["ana"].max_score == 12.0
     assert parts["ben"]["test_relu_random"].score == 0.0
     assert "relu(x) is not max(0, x)" in parts["ben"]["test_relu_random"].message
-    # cid's relu does not check its input: the try/except ValueError of the new cell fails it
+    # cid's relu returns a str unchanged: the try/except ValueError of the new cell reaches its else
     assert parts["cid"]["test_relu_random"].score == 0.0
     assert "relu of a str must raise ValueError" in parts["cid"]["test_relu_random"].message
     assert parts["cid"]["test_relu_values"].score == 1.5
@@ -369,3 +369,11 @@ def test_a_test_cell_the_solution_cannot_pass_fails_the_release(tmp_path, capsys
     err = capsys.readouterr().err
     assert "release conv1" in err and "cell test_relu_impossible (1 points)" in err, err
     assert "line 1 of the hidden tests" in err, err
+
+
+def test_kernel_rng_continues_within_a_cell():
+    namespace: dict = {}
+    exec("from course_grader.testing import rng\na = rng().integers(0, 10**9)\nb = rng().integers(0, 10**9)",
+         namespace)
+    assert namespace["a"] != namespace["b"]
+    assert namespace["a"] == np.random.default_rng(testing.DEFAULT_SEED).integers(0, 10**9)
