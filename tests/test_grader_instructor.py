@@ -408,3 +408,36 @@ def test_changed_points_regrade_and_no_false_flags(course, graded):
     assert _csv(course / "grades.csv")["ana"]["score"] == f"{full:g}"
     again = _grade(course, "--no-feedback", "--student=ana")
     assert "graded 0, unchanged since the last run 1" in again.stdout, again.stdout
+
+
+# --------------------------------------------------------------------------- progress
+def test_progress_bar_has_rate_and_eta_on_a_terminal_only(monkeypatch):
+    import io
+    import pty
+    from course_grader.grade import progress_bar
+    import fcntl
+    import struct
+    import termios
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 120, 0, 0))  # a 120-column terminal
+    tty = os.fdopen(slave, "w")
+    try:
+        monkeypatch.setattr(sys, "stderr", tty)
+        with progress_bar(4, "grade conv1", True) as bar:
+            for sid in ("a", "b", "c", "d"):
+                bar.set_postfix_str(sid, refresh=False)
+                bar.update()
+        with progress_bar(4, "quiet", False) as bar:
+            bar.update(4)
+        tty.flush()
+        out = os.read(master, 1 << 16).decode("utf-8", "replace")
+    finally:
+        tty.close()
+        os.close(master)
+    assert re.search(r"grade conv1: .*4/4 \[\d\d:\d\d<\d\d:\d\d", out), f"no count, elapsed<ETA on the terminal: {out!r}"
+    assert "nb/s" in out and "quiet" not in out, out
+    piped = io.StringIO()
+    monkeypatch.setattr(sys, "stderr", piped)
+    with progress_bar(4, "grade conv1", True) as bar:
+        bar.update(4)
+    assert piped.getvalue() == "", "no progress bar when stderr is not a terminal (logs, CI)"
