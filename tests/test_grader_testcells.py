@@ -377,3 +377,11 @@ def test_kernel_rng_continues_within_a_cell():
          namespace)
     assert namespace["a"] != namespace["b"]
     assert namespace["a"] == np.random.default_rng(testing.DEFAULT_SEED).integers(0, 10**9)
+
+
+def test_an_assertion_raised_deeper_than_a_hidden_line_is_not_quoted():
+    deep = ("### BEGIN HIDDEN TESTS\nimport torch\n"
+            "torch.testing.assert_close(relu(torch.tensor([-1.0, 2.0])), torch.tensor([123.0, 2.0]))\n"
+            "### END HIDDEN TESTS\n")
+    v = grade(source_nb([("deep", deep, 1.0)]))["deep"]
+    assert not v.passed and "line 2 of the hidden tests" in v.message and "123" not in v.message, v.message
