@@ -385,3 +385,12 @@ def test_an_assertion_raised_deeper_than_a_hidden_line_is_not_quoted():
             "### END HIDDEN TESTS\n")
     v = grade(source_nb([("deep", deep, 1.0)]))["deep"]
     assert not v.passed and "line 2 of the hidden tests" in v.message and "123" not in v.message, v.message
+
+
+def test_a_changed_hidden_block_changes_the_source_fingerprint():
+    from course_grader import fingerprint
+    src = json.loads((REPO / "solutions" / "conv1" / "conv1.ipynb").read_text(encoding="utf-8"))
+    before = fingerprint.notebook_digest(src)
+    cell = next(c for c in src["cells"] if nbm._meta(c).get("grade_id") == "test_relu_values")
+    cell["source"] = nbm._source(cell).replace("### END HIDDEN TESTS", "assert True\n### END HIDDEN TESTS")
+    assert fingerprint.notebook_digest(src) != before
