@@ -48,18 +48,23 @@ def calls_of(grade_id: str) -> frozenset[str]:
 
 
 def outcome(grade_id: str, namespace: dict) -> str | None:
-    """None when test cell ``grade_id`` passes with the student code of ``namespace``, else the failure message.
+    """None when the hidden block of test cell ``grade_id`` passes with the student code of ``namespace``, else its
+    failure message.
 
     ``namespace``: a planted module's ``vars()`` (its file then runs as the student's code) or plain
     name -> object overrides of the reference student.
     """
-    aid, cell = _cell(grade_id)
+    aid = namespace.get("ASSIGNMENT")
+    if isinstance(aid, str):
+        cell = next(c for c in incell.graded_cells(incell.notebook(aid)) if c.grade_id == grade_id)
+    else:
+        aid, cell = _cell(grade_id)
     file = namespace.get("__file__")
     if isinstance(file, str) and file.endswith(".py"):
         kernel = incell.kernel(aid, planted=file)
     else:
         kernel = incell.kernel(aid, overrides={k: v for k, v in namespace.items() if not k.startswith("__")})
-    return incell.run_cell(cell, kernel)
+    return incell.run_cell(cell, kernel, hidden_only=True)
 
 
 def _param(path: Path):

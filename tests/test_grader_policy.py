@@ -18,6 +18,8 @@ import torch
 from course_grader import cases as C
 from course_grader import messages as M
 from course_grader import policy
+from course_grader import testing
+from tests.exercises import incell
 from tests.test_exercises_planted import HERE, PLANTED, calls_of, load_planted, outcome, student_functions
 
 IMPORTS = "import numpy as np\nimport torch\nimport torch.nn.functional as F\nfrom torch import nn\n"
@@ -267,14 +269,32 @@ def test_evasions_are_found(name):
 
 
 # --------------------------------------------------------------------------- both paths, planted files
+def _rule_only(hidden: str) -> str:
+    """The imports and forbid(...) calls of a hidden block: the banned-operator rule without the value checks."""
+    import ast
+    tree = ast.parse(hidden)
+    tree.body = [n for n in tree.body if isinstance(n, (ast.Import, ast.ImportFrom)) or (
+        isinstance(n, ast.Expr) and getattr(getattr(n.value, "func", None), "id", None) == "forbid")]
+    return ast.unparse(tree)
+
+
 def _policy_verdicts(path):
+    """The trusted side's verdict of the rule (forbid with the submission's parsed cells) per test cell."""
     module = load_planted(path)
     functions = student_functions(module)
+    nb = incell.notebook(module.ASSIGNMENT)
+    namespace = incell.kernel(module.ASSIGNMENT, planted=path)
     trees = policy.parse_cells([path.read_text(encoding="utf-8")])
     out = {}
-    for gid, spec in C.specs_for(module.ASSIGNMENT).items():
-        if calls_of(gid) & functions:
-            out[gid] = C.static_failure(gid, spec, spec.cases(C.DEFAULT_SEED), trees)
+    for cell in incell.graded_cells(nb):
+        if not incell.calls_of(nb, cell) & functions:
+            continue
+        try:
+            with testing.active(testing.Context(cell.grade_id, C.DEFAULT_SEED, trees=trees)):
+                exec(_rule_only(cell.hidden), dict(namespace))
+            out[cell.grade_id] = ""
+        except testing.CheckFailure as err:
+            out[cell.grade_id] = M.part(cell.grade_id, err.what, err.text)
     return module, out
 
 
@@ -334,8 +354,10 @@ def test_tripwire_lets_building_blocks_through():
 
 # --------------------------------------------------------------------------- dropout honours the generator
 def _dropout_case():
-    spec = C.SPECS["test_dropout_forward_train"]
-    return next(c for c in spec.cases(C.DEFAULT_SEED) if c.kind == "dropout_generator")
+    g = np.random.default_rng(C.DEFAULT_SEED)
+    x = (g.uniform(0.5, 3.0, size=(8, 512)) * np.where(g.random((8, 512)) < 0.5, 1.0, -1.0)).astype(np.float32)
+    return C.Case("dropout_forward", (x,), {"training": True, "generator": C.Gen(12345)}, None, "dropout_generator",
+                  {}, "dropout_forward(x of shape (8, 512), p=0.5, training=True, generator)")
 
 
 @pytest.mark.parametrize("name,fn,key", [
@@ -414,32 +436,70 @@ def _wrong(case):
     return None, set()
 
 
-@pytest.mark.parametrize("gid", [g for g, s in C.SPECS.items() if s.assignment != "forward_gpu"])
-def test_wrong_answers_never_show_the_expected_value(gid):
-    checked = 0
-    for case in C.SPECS[gid].cases(C.DEFAULT_SEED):
+def _wrong_result(value, shape_only: bool):
+    """A plausible wrong result (shape or values off) and the renders of the true value it must not reveal."""
+    if isinstance(value, torch.Tensor) and value.is_floating_point():
+        e = value.detach().double().numpy()
+        if shape_only:
+            return torch.zeros(tuple(d + 1 for d in e.shape)), _renders(tuple(e.shape))
+        case = C.Case("f", (), {}, e, "allclose", {}, "")
         wrong, secrets = _wrong(case)
-        if wrong is None:
+        return torch.from_numpy(wrong), secrets
+    if isinstance(value, (bool, int, float, tuple, list)) and not isinstance(value, torch.Tensor):
+        return _wrong(C.Case("f", None, {}, value, "exact", {}, ""))
+    return value, set()
+
+
+def _hidden_with_wrong_student(aid: str, cell) -> tuple[str | None, set]:
+    """Run the hidden block of ``cell`` against the solution with every result made wrong."""
+    nb = incell.notebook(aid)
+    namespace = incell.kernel(aid)
+    last = {"secrets": set()}
+    shape_only = cell.grade_id.endswith("_shape")
+
+    def wrong(fn):
+        def call(*args, **kwargs):
+            result, last["secrets"] = _wrong_result(fn(*args, **kwargs), shape_only)
+            return result
+        return call
+
+    for name in incell.solution_functions(nb):
+        namespace[name] = wrong(namespace[name])
+    for name in incell.calls_of(nb, cell) - incell.solution_functions(nb):
+        namespace[name], last["secrets"] = _wrong_result(namespace[name], False)
+    message = incell.run_cell(cell, namespace, hidden_only=True)
+    return message, last["secrets"]
+
+
+def _value_cells():
+    """Test cells of the forward layers (the backward exercises return several gradients, not perturbed here)."""
+    for aid in C.ASSIGNMENTS:
+        if aid == "forward_gpu" or aid.startswith("bw_"):
             continue
-        ok, message = C.compare(case, wrong, show_expected=False)
-        assert not ok, f"{gid}: {case.what}: a wrong answer passed"
-        text = str(message)
-        leaked = [s for s in secrets if re.search(r"(?<![\d.])" + re.escape(s) + r"(?![\d])", text)]
-        assert not leaked, f"{gid}: {case.what}: the message shows the expected value {leaked}:\n{text}"
-        assert "[vi]" in text and "[en]" in text, text
-        checked += 1
-    assert checked or all(c.kind in ("raises", "dropout_train", "dropout_generator", "topk", "timing")
-                          for c in C.SPECS[gid].cases(C.DEFAULT_SEED)), gid
+        for cell in incell.graded_cells(incell.notebook(aid)):
+            if not cell.grade_id.endswith("_errors") and "dropout" not in cell.grade_id and "top_k" not in cell.grade_id:
+                yield pytest.param(aid, cell, id=cell.grade_id)
+
+
+@pytest.mark.parametrize("aid, cell", list(_value_cells()))
+def test_wrong_answers_never_show_the_expected_value(aid, cell):
+    message, secrets = _hidden_with_wrong_student(aid, cell)
+    assert message is not None, f"{cell.grade_id}: a wrong answer passed the hidden tests"
+    text = message.partition("\n")[2] or message    # the first line says what was checked (its inputs), the rest how it failed
+    leaked = [s for s in secrets if re.search(r"(?<![\d.])" + re.escape(s) + r"(?![\d])", text)]
+    assert not leaked, f"{cell.grade_id}: the message shows the expected value {leaked}:\n{message}"
+    assert "[vi]" in message and "[en]" in message, message
 
 
 def test_named_examples_of_the_issue():
-    norm1 = next(c for c in C.SPECS["test_norm1_shape"].cases(0))
-    ok, message = C.compare(norm1, [55, 55, 95], show_expected=False)
-    text = " ".join(str(message).split())
-    assert not ok and "(55, 55, 96)" not in text and "96" not in text and "element 2" in text, text
-    alpha = next(c for c in C.SPECS["test_torch_alpha"].cases(0))
-    ok, message = C.compare(alpha, 1e-4, show_expected=False)
-    assert not ok and "0.0005" not in message and "5e-04" not in message and "0.0001" in message, message
+    norm1 = incell.run("norm1", overrides={"NORM1_SHAPE": (55, 55, 95)}, only={"test_norm1_shape"},
+                       hidden_only=True)["test_norm1_shape"]
+    text = " ".join(str(norm1).split())
+    assert "(55, 55, 96)" not in text and "96" not in text and "element 2" in text, text
+    message = incell.run("norm1", overrides={"TORCH_ALPHA": 1e-4}, only={"test_torch_alpha"},
+                         hidden_only=True)["test_torch_alpha"]
+    assert "0.0005" not in message and "5e-04" not in message and "0.0001" in message, message
+    alpha = C.Case("TORCH_ALPHA", None, {}, 5e-4, "exact", C.EXACT_FLOAT, "TORCH_ALPHA")
     ok, message = C.compare(alpha, 1e-4, show_expected=True)
     assert not ok and "0.0005" in message, message
 
@@ -491,8 +551,9 @@ def test_banned_text_describes_every_list():
     assert lists == set(C.BANNED_TEXT), lists ^ set(C.BANNED_TEXT)
     for name, text in C.BANNED_TEXT.items():
         assert set(text) == {"vi", "en"} and VI_LETTERS & set(text["vi"].lower()), name
-    used = {p for spec in C.SPECS.values() for pats in spec.banned.values() for p in pats}
-    assert used <= {p for name in lists for p in getattr(C, name)}
+    used = {m.group(1) for aid in C.ASSIGNMENTS for cell in incell.graded_cells(incell.notebook(aid))
+            for m in re.finditer(r"forbid\(\"\w+\", (\w+)\)", cell.hidden)}
+    assert used and used <= lists, used - lists
 
 
 def test_tolerance_ratio_is_reported():
@@ -538,19 +599,20 @@ def test_sandboxed_grader_applies_the_same_policy(tmp_path):
 
 
 def test_kernel_check_reads_the_cells_ipython_ran():
-    """Under nbgrader the test cell calls check(..., globals()) in IPython: the cells come from ``In``."""
+    """Under nbgrader the test cell (hidden block included) runs in IPython: forbid() reads the cells from ``In``."""
     from IPython.core.interactiveshell import InteractiveShell
     shell = InteractiveShell.instance()
     try:
         shell.run_cell("import torch\nimport torch.nn.functional as F\n%matplotlib --list\n", store_history=True)
         shell.run_cell("pool = F.max_pool2d\n", store_history=True)
         shell.run_cell(_planted_body("correct/pool_maxpool_layer.py", "max_pool2d_forward"), store_history=True)
-        ok = shell.run_cell("from course_grader.cases import check\ncheck('test_max_pool2d_forward_values', "
-                            "globals())\n", store_history=True)
+        code = next(c.code for c in incell.graded_cells(incell.notebook("pool1"))
+                    if c.grade_id == "test_max_pool2d_forward_values")
+        ok = shell.run_cell(code, store_history=True)
         assert ok.error_in_exec is None, ok.error_in_exec
         shell.run_cell("def helper(x, f, s):\n    return pool(x, f, s)\n\n"
                        "def max_pool2d_forward(x, f=3, s=2):\n    return helper(x, f, s)\n", store_history=True)
-        bad = shell.run_cell("check('test_max_pool2d_forward_values', globals())\n", store_history=True)
+        bad = shell.run_cell(code, store_history=True)
         message = " ".join(str(bad.error_in_exec).split())
         assert isinstance(bad.error_in_exec, AssertionError) and "pool (torch.nn.functional.max_pool2d)" in message, \
             message

@@ -22,6 +22,9 @@ import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
+from course_grader.messages import part
+from course_grader.testing import CheckFailure
+
 ROOT = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent
 HIDDEN_BEGIN = "### BEGIN HIDDEN TESTS"
@@ -174,6 +177,8 @@ def run_cell(cell: GradedCell, namespace: dict, hidden_only: bool = False) -> st
         try:
             _exec(cell.hidden if hidden_only else cell.code, namespace, f"<{cell.grade_id}>")
         except Exception as err:  # a failing test cell: any exception, as in a kernel
+            if isinstance(err, CheckFailure):   # the grader's verdict: "<grade_id>: <what>" then the text
+                return part(cell.grade_id, err.what, err.text)
             text = str(err)
             return text if isinstance(err, AssertionError) and text else f"{type(err).__name__}: {text}"
     return None
