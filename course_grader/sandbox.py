@@ -302,6 +302,7 @@ class Zygote:
         self._send({"op": "init"})
 
     def _connect(self):
+        wire.big_pipe((self.proc.stdin.fileno(), self.proc.stdout.fileno()))
         self.tx = Connection(os.dup(self.proc.stdin.fileno()), readable=False)
         self.rx = Connection(os.dup(self.proc.stdout.fileno()), writable=False)
 
@@ -591,12 +592,15 @@ class PartSession:
         if mode not in MODES:
             raise ValueError(f"PartSession.call: mode must be one of {MODES}, got {mode!r}")
         args, kwargs = tuple(args), dict(kwargs or {})
-        for i, a in enumerate(args):
-            wire.encode(a, where=f" (argument {i + 1} of {name})")
-        for k, v in kwargs.items():
-            wire.encode(v, where=f" (argument {k}= of {name})")
-        payload = wire.encode({"name": str(name), "mode": mode, "banned": [str(b) for b in banned],
-                               "args": args, "kwargs": kwargs})
+        try:
+            payload = wire.encode({"name": str(name), "mode": mode, "banned": [str(b) for b in banned],
+                                   "args": args, "kwargs": kwargs})
+        except TypeError:  # say which argument
+            for i, a in enumerate(args):
+                wire.encode(a, where=f" (argument {i + 1} of {name})")
+            for k, v in kwargs.items():
+                wire.encode(v, where=f" (argument {k}= of {name})")
+            raise
         return _result(self._exchange("call", payload))
 
     def call_case(self, case, banned=()):

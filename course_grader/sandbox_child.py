@@ -44,7 +44,7 @@ if __name__ == "__main__":
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from course_grader import sandbox_student as STUDENT  # noqa: E402
 from course_grader import wire  # noqa: E402
-from course_grader.wire import FrameReader, frame, write_all  # noqa: E402
+from course_grader.wire import FrameReader, big_pipe, frame, write_all  # noqa: E402
 
 CLONE_NEWNS = 0x00020000
 CLONE_NEWIPC = 0x08000000
@@ -387,8 +387,8 @@ class Part:
 
 
 def start_part(ns, limits):
-    r1, w1 = os.pipe()
-    r2, w2 = os.pipe()
+    r1, w1 = big_pipe(os.pipe())
+    r2, w2 = big_pipe(os.pipe())
     pid = fork_retrying()
     if pid == 0:
         try:
@@ -511,8 +511,8 @@ def fork_retrying(tries=50):
 # --------------------------------------------------------------------------- zygote
 def fork_notebook(cells, limits):
     """Fork the notebook process N in fresh namespaces: (intermediate pid, N's pid, fd to N, fd from N)."""
-    to_r, to_w = os.pipe()
-    r, w = os.pipe()
+    to_r, to_w = big_pipe(os.pipe())
+    r, w = big_pipe(os.pipe())
     pr, pw = os.pipe()
     sys.stdout.flush()
     sys.stderr.flush()
@@ -701,6 +701,7 @@ def main():
     import torch
     torch.set_num_threads(1)
     cin, cout = Connection(inp, writable=False), Connection(out, readable=False)
+    big_pipe((inp, out))
     recv(cin)  # init
     base_vm = 0
     with open("/proc/self/status") as f:
