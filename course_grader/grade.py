@@ -16,6 +16,7 @@ import secrets
 import sys
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -280,14 +281,15 @@ def grade_assignments(aids: list[str], root: Path | None = None, workers: int = 
     check_run(aids, root, students)
     # The sandboxes import torch while this process imports nbgrader and builds the job list.
     zygotes = [Zygote(w, limits) for w in range(max(1, workers))]
-    started: dict[int, BaseException | None] = {}
+    started: dict[int, BaseException | None] = {w: None for w in range(len(zygotes))}
+    free: _queue.Queue = _queue.Queue()  # the started sandboxes not grading a notebook now
     for z in zygotes:  # spawned from this thread, which lives as long as the sandboxes must
         z.spawn()
 
     def boot(w):
         try:
             zygotes[w].wait_ready()
-            started[w] = None
+            free.put(w)
         except BaseException as err:
             started[w] = err
 
@@ -295,8 +297,8 @@ def grade_assignments(aids: list[str], root: Path | None = None, workers: int = 
     for t in boots:
         t.start()
     try:
-        return {aid: _grade_assignment(aid, root, zygotes, boots, started, feedback, progress, force, students,
-                                       _queue) for aid in aids}
+        return {aid: _grade_assignment(aid, root, zygotes, boots, started, free, feedback, progress, force,
+                                       students, _queue) for aid in aids}
     finally:
         for z in zygotes:  # first, so that a boot interrupted by Ctrl-C ends at once
             z.close()
@@ -325,12 +327,11 @@ def check_run(aids: list[str], root: Path | None, students: list[str] | None = N
                            f"or zip_collect first)")
 
 
-def _grade_assignment(aid, root, zygotes, boots, started, feedback, progress, force, students, _queue):
-    from . import cases as C
-    import alexnet_ref  # noqa: F401  (the hidden cases' expected values; import before the workers need it)
+def _grade_assignment(aid, root, zygotes, boots, started, free, feedback, progress, force, students, _queue):
+    import alexnet_ref  # noqa: F401  (the hidden tests' reference; import before the workers need it)
     layout = CourseLayout.load(root)
     src_path = layout.source_nb(aid)
-    if aid not in C.ASSIGNMENTS or not src_path.is_file():
+    if not src_path.is_file():
         raise RunError(f"grade: unknown assignment {aid!r} or missing {src_path}")
     _gb.ensure_assignment(layout, aid)
     source_bytes = src_path.read_bytes()
@@ -359,98 +360,72 @@ def _grade_assignment(aid, root, zygotes, boots, started, feedback, progress, fo
                     regraded.setdefault(why, []).append(sid)
     late = _late.load(layout)
     bar = progress_bar(len(todo), f"grade {aid}", progress)
-    ready: _queue.Queue = _queue.Queue(maxsize=4)   # prepared notebooks, ahead of the sandboxes
-    done: _queue.Queue = _queue.Queue()
     verdicts: dict[str, NotebookVerdict] = {}
     errors: dict[str, str] = dict(refused)
     stop = threading.Event()
+    prep_lock = threading.Lock()  # one notebook's hidden cases are built at a time, as the sandboxes run others
 
-    def prepare():
-        # One thread builds the hidden cases while the sandboxes run the notebooks before them.
+    def take():
+        """A started sandbox that is free (waits for one), or ``None`` when none can ever be."""
+        while not stop.is_set():
+            try:
+                return free.get(timeout=0.5)
+            except _queue.Empty:
+                if all(not t.is_alive() for t in boots) and all(started.get(w) is not None for w in started):
+                    return None
+        return None
+
+    def grade_one(sid, path):
+        # any failure here is this student's alone: an error of the run's report, never the run's end
         try:
-            for sid, path in todo:
-                # any failure here is this student's alone: an error of the run's report, never the run's end
-                try:
-                    sub, digest = _in.read_submission(path)
-                    leak = _in.solution_leak(sub, source, digest, source_digest)
-                    if leak:
-                        item = ("job", sid, (prepare_leaked(source, sid, aid, leak, release), path))
-                    else:
-                        item = ("job", sid, (prepare_notebook(sub, source, sid, aid, secret, release), path))
-                except _in.Refused as err:
-                    done.put(("error", sid, f"refused: {err}"))
-                    continue
-                except Exception as err:
-                    done.put(("error", sid, f"not graded: {type(err).__name__}: {_in.clean_text(str(err))[:300]}"))
-                    continue
-                while not stop.is_set():
-                    try:
-                        ready.put(item, timeout=0.5)
-                        break
-                    except _queue.Full:
-                        continue
-        finally:
-            for _ in zygotes:
-                while not stop.is_set():
-                    try:
-                        ready.put(("end", None, None), timeout=0.5)
-                        break
-                    except _queue.Full:
-                        continue
-
-    def work(w: int):
-        boots[w].join()
+            with prep_lock:
+                sub, digest = _in.read_submission(path)
+                leak = _in.solution_leak(sub, source, digest, source_digest)
+                prepared = prepare_leaked(source, sid, aid, leak, release) if leak else \
+                    prepare_notebook(sub, source, sid, aid, secret, release)
+        except _in.Refused as err:
+            return "error", f"refused: {err}"
+        except Exception as err:
+            return "error", f"not graded: {type(err).__name__}: {_in.clean_text(str(err))[:300]}"
+        w = take()
+        if w is None:
+            return "pending", None
         try:
-            if started.get(w) is not None:
-                errors[f"worker {w}"] = f"the sandbox did not start: {started[w]}"
-                return
-            z = zygotes[w]
-            while True:
-                kind, sid, payload = ready.get()
-                if kind == "end":
-                    return
-                prepared, path = payload
-                try:
-                    done.put(("verdict", sid, (finish_notebook(prepared, run_prepared(z, prepared)), path)))
-                except Exception as err:
-                    done.put(("error", sid, f"not graded: {type(err).__name__}: {_in.clean_text(str(err))[:300]}"))
+            return "verdict", finish_notebook(prepared, run_prepared(zygotes[w], prepared))
+        except Exception as err:
+            return "error", f"not graded: {type(err).__name__}: {_in.clean_text(str(err))[:300]}"
         finally:
-            done.put(("worker-exit", w, None))
+            free.put(w)
 
-    preparer = threading.Thread(target=prepare, daemon=True)
-    preparer.start()
-    threads = [threading.Thread(target=work, args=(w,), daemon=True) for w in range(len(zygotes))]
-    for t in threads:
-        t.start()
-    alive = len(threads)
-    # This thread is the only writer of the gradebook: one transaction per student.
-    with _gb.open_gradebook(layout) as gb, bar:
-        while alive:
-            kind, sid, payload = done.get()
-            if kind == "worker-exit":
-                alive -= 1
-                continue
-            if kind == "verdict":
-                v, path = payload
-                try:
-                    with _sigint_deferred():
-                        record(layout, v, path, gb, _submission_fp(layout, aid, course_fp, path, gb), late)
-                    verdicts[sid] = v
-                except Exception as err:
+    # One more thread than sandboxes: the next notebook is prepared while every sandbox is busy.
+    pool = ThreadPoolExecutor(max_workers=len(zygotes) + 1, thread_name_prefix=f"grade-{aid}")
+    try:
+        jobs = {pool.submit(grade_one, sid, path): (sid, path) for sid, path in todo}
+        # This thread is the only writer of the gradebook: one transaction per student.
+        with _gb.open_gradebook(layout) as gb, bar:
+            for job in as_completed(jobs):
+                sid, path = jobs[job]
+                kind, payload = job.result()
+                if kind == "verdict":
                     try:
-                        gb.db.rollback()
-                    finally:
-                        errors[sid] = f"not recorded: {type(err).__name__}: {_in.clean_text(str(err))[:300]}"
-            else:
-                errors[sid] = payload
-            bar.set_postfix_str(sid[:24], refresh=False)
-            bar.update()
-        while not done.empty():
-            kind, sid, payload = done.get()
-            if kind == "error":
-                errors[sid] = payload
-    stop.set()
-    preparer.join()
+                        with _sigint_deferred():
+                            record(layout, payload, path, gb, _submission_fp(layout, aid, course_fp, path, gb), late)
+                        verdicts[sid] = payload
+                    except Exception as err:
+                        try:
+                            gb.db.rollback()
+                        finally:
+                            errors[sid] = f"not recorded: {type(err).__name__}: {_in.clean_text(str(err))[:300]}"
+                elif kind == "error":
+                    errors[sid] = payload
+                bar.set_postfix_str(sid[:24], refresh=False)
+                bar.update()
+    finally:
+        stop.set()
+        pool.shutdown(wait=False, cancel_futures=True)
+    for w, err in sorted(started.items()):
+        if err is not None:
+            errors[f"worker {w}"] = f"the sandbox did not start: {err}"
     pending = [sid for sid, _ in todo if sid not in verdicts and sid not in errors]
     report = write_run_report(layout, aid, verdicts, skipped, errors, pending)
     if pending:
