@@ -6,7 +6,7 @@ PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-ASSIGNMENTS := input conv1 norm1 pool1 conv2 norm2 pool2 conv3 conv4 conv5 pool3 fc6 fc7 fc8 forward_gpu
+ASSIGNMENTS := input conv1 norm1 pool1 conv2 norm2 pool2 conv3 conv4 conv5 pool3 fc6 fc7 fc8 forward_gpu bw_conv bw_pool_norm bw_fc bw_train
 JB_FLAGS := --all -W -n --keep-going
 
 .PHONY: help venv system-deps grade-deps mathjax assignments wheel book test test-fast bench bench-grade grade items export-lms clean
