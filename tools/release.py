@@ -108,17 +108,19 @@ def check_solutions(ids: list[str], coursedir, root: Path = ROOT, zygote=None) -
                 zygote.start()
             except Exception as err:
                 raise ReleaseError(f"release: the sandbox did not start to grade the solutions: {err}") from None
+        problems = []
         for aid, source, stamp, digest in todo:
             verdict = grade_notebook(zygote, source, source, "instructor", aid, CHECK_KEY)
             failures = solution_failures(verdict)
-            if not verdict.parts:
-                failures = ["  the notebook has no test cell"] if source.get("cells") else []
             if failures:
                 stamp.unlink(missing_ok=True)
-                raise ReleaseError(f"release {aid}: the solution notebook scores {verdict.score:g} of "
-                                   f"{verdict.max_score:g} through the grader; a test cell it does not pass can "
-                                   f"never be passed by a student:\n" + "\n".join(failures))
+                problems.append(f"release {aid}: the solution notebook scores {verdict.score:g} of "
+                                f"{verdict.max_score:g} through the grader; a test cell it does not pass can "
+                                f"never be passed by a student:\n" + "\n".join(failures))
+                continue
             stamp.write_text(json.dumps(digest) + "\n", encoding="utf-8")
+        if problems:
+            raise ReleaseError("\n".join(problems))
     finally:
         if own:
             zygote.close()
