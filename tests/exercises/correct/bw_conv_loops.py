@@ -38,6 +38,8 @@ def conv2d_backward(dout, x, weight, stride, padding):
 
 
 def numerical_gradient(f, x, h=1e-5):
+    if not h > 0:
+        raise ValueError("numerical_gradient: h must be > 0")
     base = x.detach().double()
     grad = np.zeros(tuple(base.shape))
     for index in np.ndindex(*grad.shape):
@@ -56,6 +58,10 @@ def rel_error(a, b):
 
 
 def conv_numerical_grads(x, weight, bias, dout, stride, padding):
+    expected = F.conv2d(x.double(), weight.double(), bias.double(), stride=stride, padding=padding).shape
+    if dout.shape != expected:
+        raise ValueError(f"conv_numerical_grads: dout {tuple(dout.shape)} is not the output shape {tuple(expected)}")
+
     def loss(t, which):
         args = [x.double(), weight.double(), bias.double()]
         args[which] = t
