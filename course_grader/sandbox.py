@@ -69,7 +69,7 @@ expected values stay hidden).
 Implementation notes: the zygote (:mod:`course_grader.sandbox_child`, copied into the sandbox
 with :mod:`course_grader.wire` and :mod:`course_grader.sandbox_student` beside it as a package,
 from memory files) imports torch once per worker; each notebook costs forks, not an interpreter
-start.  :meth:`Zygote.run_notebook` is the older batch interface, built on the session.
+start.
 """
 from __future__ import annotations
 
@@ -132,6 +132,8 @@ class Limits:
                 + nparts * (self.part_s + PART_SLACK_S) + TRUSTED_SLACK_S)
 
 
+# PartOutcome / NotebookOutcome: the results of the batch interface that the session replaced; kept
+# only while course_grader.grade and nbgrader_plugin still import them.
 @dataclass
 class PartOutcome:
     results: list | None          # one plain value per call, or None when the part produced nothing
@@ -382,30 +384,6 @@ class Zygote:
                 raise SandboxError(f"unexpected message from the zygote: {str(head)[:200]}")
             wait = lim.cells_s + KILL_GRACE_S + TRUSTED_SLACK_S
 
-    def run_notebook(self, cells: list[dict], parts: list[dict]) -> NotebookOutcome:
-        """Run ``cells`` once, then each part (``{"calls": [Case...], "banned": {...}}``) in its own process
-        (the older interface, on top of :meth:`session`: results are ``call_student``'s plain data)."""
-        outs = []
-        with self.session(cells) as nb:
-            before = nb.problem
-            for k, part in enumerate(parts):
-                if nb.problem:
-                    why = before or "not run: the grader stopped the notebook during an earlier part"
-                    outs.append(PartOutcome(None, {}, [], why))
-                    continue
-                results, why = [], ""
-                with nb.part(f"part {k}") as p:
-                    banned = part.get("banned", {})
-                    try:
-                        for case in part["calls"]:
-                            results.append(p.call_case(case, tuple(banned.get(case.call, ()))))
-                    except StudentError as err:
-                        results = None
-                        why = (f"the part's result was not accepted ({err})" if err.type_name == "ResultTooLarge"
-                               else str(err))
-                outs.append(PartOutcome(results, p.status, p.events, why))
-        return NotebookOutcome(nb.cell_errors, nb.events, outs, before)
-
     def close_proc(self):
         """Kill the sandbox process and close its pipes (also before a restart)."""
         for conn in (self.tx, self.rx):
@@ -601,12 +579,6 @@ class PartSession:
             for k, v in kwargs.items():
                 wire.encode(v, where=f" (argument {k}= of {name})")
             raise
-        return _result(self._exchange("call", payload))
-
-    def call_case(self, case, banned=()):
-        """The older form: one ``cases.Case``, ``call_student``'s plain data back (tuples for raised/banned)."""
-        payload = wire.encode({"case": (case.call, None if case.args is None else tuple(case.args),
-                                        dict(case.kwargs), case.kind), "banned": [str(b) for b in banned]})
         return _result(self._exchange("call", payload))
 
     def read(self, name: str):

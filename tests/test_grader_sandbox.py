@@ -7,7 +7,6 @@ import socket
 import numpy as np
 import pytest
 
-from course_grader.cases import Case
 from course_grader.sandbox import Limits, Zygote
 from tests.grader_course import REPO, require_sandbox
 
@@ -56,6 +55,24 @@ def probe():
 '''
 
 
+def run_notebook(z, cells, parts):
+    """The cells once, then each part's calls ``(name, args)`` (``args=None``: a read) in one session."""
+    from types import SimpleNamespace
+    from course_grader.wire import StudentError
+    outs = []
+    with z.session(cells) as nb:
+        for k, calls in enumerate(parts):
+            with nb.part(str(k)) as p:
+                results, problem = [], ""
+                try:
+                    for name, args in calls:
+                        results.append(p.read(name) if args is None else p.call(name, args))
+                except StudentError as err:
+                    results, problem = None, str(err)
+            outs.append(SimpleNamespace(results=results, problem=problem or p.lost, events=p.events))
+    return SimpleNamespace(cell_errors=nb.cell_errors, events=nb.events, problem=nb.problem, parts=outs)
+
+
 @pytest.fixture(scope="module")
 def zygote():
     require_sandbox()
@@ -75,7 +92,7 @@ def test_what_student_code_sees(zygote, tmp_path):
     listener.listen(1)
     port = listener.getsockname()[1]
     src = f"READ = {read!r}\nPORT = {port}\n" + PROBE
-    out = zygote.run_notebook([{"label": "0", "source": src}], [{"calls": [Case("probe", (), {}, None, "exact", {}, "")]}])
+    out = run_notebook(zygote, [{"label": "0", "source": src}], [[("probe", ())]])
     listener.close()
     assert not out.cell_errors, out.cell_errors
     seen = out.parts[0].results[0]
@@ -97,8 +114,8 @@ def test_what_student_code_sees(zygote, tmp_path):
 
 def test_parts_do_not_share_state(zygote):
     src = "import torch\nstate = []\ndef bump(x):\n    state.append(1)\n    torch.add = None\n    return len(state)\n"
-    case = Case("bump", (np.zeros(1),), {}, None, "exact", {}, "")
-    out = zygote.run_notebook([{"label": "0", "source": src}], [{"calls": [case, case]}, {"calls": [case]}])
+    call = ("bump", (np.zeros(1),))
+    out = run_notebook(zygote, [{"label": "0", "source": src}], [[call, call], [call]])
     assert out.parts[0].results == [1, 2], out.parts[0]
     assert out.parts[1].results == [1], f"the second part saw the first part's state: {out.parts[1]}"
 
@@ -106,25 +123,25 @@ def test_parts_do_not_share_state(zygote):
 def test_cell_errors_are_reported_and_later_cells_run(zygote):
     cells = [{"label": "0", "source": "raise RuntimeError('boom')"},
              {"label": "1", "source": "%matplotlib inline\nY = 41 + 1"}]
-    out = zygote.run_notebook(cells, [{"calls": [Case("Y", None, {}, 42, "exact", {}, "")]}])
+    out = run_notebook(zygote, cells, [[("Y", None)]])
     assert out.cell_errors and out.cell_errors[0]["error"] == "RuntimeError", out.cell_errors
-    assert out.parts[0].results == [42], out.parts[0]
+    assert out.parts[0].results == [("value", 42)], out.parts[0]
 
 
 def test_results_are_plain_data(zygote):
     src = ("import numpy as np\nclass Evil:\n    def __reduce__(self):\n        return (print, ('pwned',))\n"
            "def f(x):\n    return {'obj': Evil(), 'arr': np.array([Evil()], dtype=object), 'ok': x * 2}\n")
-    out = zygote.run_notebook([{"label": "0", "source": src}], [{"calls": [Case("f", (np.ones(2),), {}, None,
-                                                                                 "exact", {}, "")]}])
+    out = run_notebook(zygote, [{"label": "0", "source": src}], [[("f", (np.ones(2),))]])
+    from course_grader.wire import Unplain
     res = out.parts[0].results[0]
-    assert isinstance(res, dict) and isinstance(res["ok"], np.ndarray), res
-    assert res["obj"] == {"type": "Evil", "repr": res["obj"]["repr"]}, res["obj"]
-    assert not isinstance(res["arr"], np.ndarray) or res["arr"].dtype != object, res["arr"]
+    assert isinstance(res, dict) and res["ok"].tolist() == [2.0, 2.0], res
+    assert isinstance(res["obj"], Unplain) and res["obj"].type_name == "Evil", res["obj"]
+    assert isinstance(res["arr"], Unplain) and res["arr"].type_name == "ndarray", res["arr"]
 
 
 def test_runtime_audit_reports_cell_and_line(zygote):
     src = "import numpy as np\nx = 1\nnp.allclose = lambda *a, **k: True\ntry:\n    open('/etc/hostname')\nexcept OSError:\n    pass\n"
-    out = zygote.run_notebook([{"label": "7:demo", "source": src}], [{"calls": []}])
+    out = run_notebook(zygote, [{"label": "7:demo", "source": src}], [[]])
     events = {(e["event"], e["cell"], e["line"]) for e in out.events}
     assert ("open", "7:demo", 5) in events, out.events
     assert any(e["event"] == "patched" and e["detail"] == "numpy.allclose" for e in out.events), out.events
@@ -153,13 +170,13 @@ def short_zygote():
 
 
 def _double_case():
-    return Case("double", (np.arange(3.0),), {}, None, "exact", {}, "")
+    return ("double", (np.arange(3.0),))
 
 
 def _timed(z, cells, parts):
     import time
     t0 = time.monotonic()
-    out = z.run_notebook(cells, parts)
+    out = run_notebook(z, cells, parts)
     return out, time.monotonic() - t0
 
 
@@ -167,14 +184,14 @@ def _timed(z, cells, parts):
 def test_hung_top_level_cell_is_killed_at_the_cell_limit(short_zygote, kind):
     cells = [{"label": "0:double", "source": DOUBLE}, {"label": "1:hang", "source": HUNG_CELLS[kind]},
              {"label": "2:after", "source": "AFTER = 1"}]
-    out, took = _timed(short_zygote, cells, [{"calls": [_double_case()]}])
+    out, took = _timed(short_zygote, cells, [[_double_case()]])
     assert took < SHORT.cells_s + 30, f"{kind}: a cell limited to {SHORT.cells_s} s held the worker {took:.1f} s"
     errors = {e["cell"]: e for e in out.cell_errors}
     assert errors.get("1:hang", {}).get("error") == "NotebookStopped", f"{kind}: {out.cell_errors}"
     assert f"longer than {SHORT.cells_s:g} s" in errors["1:hang"]["message"], errors["1:hang"]
     assert errors.get("2:after", {}).get("error") == "NotRun", f"{kind}: the later cell is not reported: {errors}"
     assert out.parts[0].results is None and "stopped" in out.parts[0].problem, out.parts[0]
-    again, _ = _timed(short_zygote, [{"label": "0", "source": DOUBLE}], [{"calls": [_double_case()]}])
+    again, _ = _timed(short_zygote, [{"label": "0", "source": DOUBLE}], [[_double_case()]])
     assert not again.cell_errors and again.parts[0].results[0].tolist() == [0, 2, 4], \
         f"the next notebook after {kind} was not graded normally: {again}"
 
@@ -185,7 +202,7 @@ def test_notebook_limit_is_enforced_across_cells(short_zygote):
     stop_clock = "import time\n_sleep = time.sleep\ntime.monotonic = lambda: 0.0\n"
     slow = "import signal\nsignal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGALRM})\n_sleep(4.5)\n"
     cells = [{"label": "0:clock", "source": stop_clock}] + [{"label": f"{i}:slow", "source": slow} for i in range(1, 7)]
-    out, took = _timed(short_zygote, cells, [{"calls": [_double_case()]}])
+    out, took = _timed(short_zygote, cells, [[_double_case()]])
     assert took < SHORT.notebook_s + 30, f"the notebook's cells held the worker {took:.1f} s"
     stopped = [e for e in out.cell_errors if e["error"] == "NotebookStopped"]
     assert stopped and f"{SHORT.notebook_s:g} s in all" in stopped[0]["message"], out.cell_errors
@@ -197,11 +214,12 @@ def test_part_that_disables_the_notebook_process_timer_is_killed(short_zygote):
     src = DOUBLE + ("import sys, time, signal\nmain = sys.modules['__main__']\n"
                     "def forever(*a, **k):\n    signal.pthread_sigmask(signal.SIG_BLOCK, set(signal.Signals))\n"
                     "    time.sleep(10_000)\nmain.ask = forever\n")
-    parts = [{"calls": [_double_case()]}, {"calls": [_double_case()]}]
-    out, took = _timed(short_zygote, [{"label": "0", "source": src}], parts)
+    out, took = _timed(short_zygote, [{"label": "0", "source": src}], [[_double_case()], [_double_case()]])
     assert took < SHORT.part_s + 30, f"a part limited to {SHORT.part_s} s held the worker {took:.1f} s"
     assert out.parts[0].results is None and "time limit" in out.parts[0].problem, out.parts[0]
-    assert out.parts[1].results is None and "not run" in out.parts[1].problem, out.parts[1]
+    assert out.parts[1].results is None and out.problem, f"the notebook outlived its killed part: {out}"
+    again, _ = _timed(short_zygote, [{"label": "0", "source": DOUBLE}], [[_double_case()]])
+    assert again.parts[0].results[0].tolist() == [0, 2, 4], f"the next notebook was not graded normally: {again}"
 
 
 def test_worst_case_is_bounded_by_the_limits():
@@ -214,8 +232,7 @@ def test_worst_case_is_bounded_by_the_limits():
 def test_result_huge_after_upcast_is_refused_with_a_message(short_zygote):
     from course_grader.sandbox import MAX_ELEMENTS
     src = DOUBLE + f"import numpy as np\ndef bomb(x):\n    return np.ones({MAX_ELEMENTS + 1}, dtype=np.int8)\n"
-    bomb = Case("bomb", (np.zeros(1),), {}, None, "exact", {}, "")
-    out = short_zygote.run_notebook([{"label": "0", "source": src}], [{"calls": [bomb]}, {"calls": [_double_case()]}])
+    out = run_notebook(short_zygote, [{"label": "0", "source": src}], [[("bomb", (np.zeros(1),))], [_double_case()]])
     assert out.parts[0].results is None and f"at most {MAX_ELEMENTS}" in out.parts[0].problem, out.parts[0]
     assert out.parts[1].results[0].tolist() == [0, 2, 4], f"the part after the refused one: {out.parts[1]}"
 
