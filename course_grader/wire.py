@@ -214,7 +214,7 @@ class _Encoder:
         device = str(t.device)
         if t.layout != torch.strided:
             t = t.to_dense()
-        t = t.to("cpu")
+        t = t.to("cpu").resolve_conj().resolve_neg()
         a = (t.to(torch.float32) if dtype == "bfloat16" else t).numpy()
         return {"__tensor__": self.array(a), "dtype": dtype, "rg": rg, "device": device}
 
@@ -458,7 +458,7 @@ class _Decoder:
                 and body.lstrip("-").isdigit():
             return int(body)
         if key == "__unplain__" and keys == {key} and isinstance(body, list) and len(body) == 2:
-            return Unplain(self.text(body[0])[:80], self.text(body[1])[:200])
+            return Unplain(clean_message(self.text(body[0]))[:80], clean_message(self.text(body[1]))[:200])
         if key == "__slice__" and keys == {key} and isinstance(body, list) and len(body) == 3:
             return slice(*(self.walk(v, depth + 1) for v in body))
         if key == "__ellipsis__" and keys == {key}:
