@@ -8,7 +8,7 @@ folders, ``gradebook.db`` the database.  A copy of this file in another folder
 makes that folder the course root (the tests do this in temporary folders).
 
 Hidden tests: every test cell ends with a ``### BEGIN HIDDEN TESTS`` block
-that calls :func:`course_grader.cases.check`.  ``generate_assignment`` removes
+of asserts with :mod:`course_grader.testing`.  ``generate_assignment`` removes
 it (ClearHiddenTests runs there by default); ``autograde`` puts it back from
 the source; ``generate_feedback`` must remove it again, which stock nbgrader
 does not do, hence the GenerateFeedback preprocessors below.

@@ -69,17 +69,9 @@ entries near zero carry relative errors up to 1e-3 in correct fp32 code:
 from __future__ import annotations
 
 import ast
-import contextlib
-import fnmatch
-import functools
 import inspect
-import io
 import math
 import textwrap
-import warnings
-import zlib
-from dataclasses import dataclass, field
-from typing import Callable
 
 import numpy as np
 
@@ -534,7 +526,7 @@ def _compare_dropout_generator(case: Case, actual):
     return True, "ok"
 
 
-# --------------------------------------------------------------------------- in-kernel check
+# --------------------------------------------------------------------------- failures and the code a kernel ran
 class GradingFailure(AssertionError):
     """A failed hidden test.  Shown in the notebook as its message only (no traceback lines)."""
 
