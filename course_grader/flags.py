@@ -49,6 +49,15 @@ SPECIAL_METHODS = {"__eq__", "__ne__", "__bool__", "__array__", "__array_ufunc__
                    "__getattribute__", "__instancecheck__", "__class_getitem__", "__del__"}
 
 
+def _target_nodes(target):
+    """The nodes of an assignment target, leaving out subscript indices: ``d[torch.arange(n)] -= 1`` writes to ``d``."""
+    stack = [target]
+    while stack:
+        node = stack.pop()
+        yield node
+        stack.extend([node.value] if isinstance(node, ast.Subscript) else ast.iter_child_nodes(node))
+
+
 def _dotted(node) -> str:
     parts = []
     while isinstance(node, ast.Attribute):
@@ -130,7 +139,7 @@ def _scan_source(source: str, label: str) -> list[dict]:
         elif isinstance(node, (ast.Assign, ast.AugAssign, ast.AnnAssign, ast.Delete)):
             targets = node.targets if isinstance(node, (ast.Assign, ast.Delete)) else [node.target]
             for t in targets:
-                for sub in ast.walk(t):
+                for sub in _target_nodes(t):
                     if isinstance(sub, (ast.Attribute, ast.Subscript)):
                         root = _dotted(sub).split(".")[0].split("[")[0]
                         if root in GUARDED_ROOTS:
