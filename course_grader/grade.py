@@ -1,4 +1,7 @@
-"""Grading on the trusted side: hidden cases, verdicts, gradebook, autograded notebooks, CSV.
+"""Grading on the trusted side: verdicts, autograded notebooks and the class's grading run (a thread pool).
+
+The gradebook is written by :mod:`.gradebook`, exported by :mod:`.lms`, the course's folders are
+:mod:`.layout`; every run ends with :mod:`.item_analysis`.
 
 The verdict of a test cell is computed here, in a process in which no student
 code ever ran: :func:`course_grader.cases.compare` on the plain data the
