@@ -338,7 +338,9 @@ def test_an_added_test_cell_with_plain_asserts_is_graded_from_the_metadata(cours
     from tools.release import main as release_main
     root = course_with_new_cell
     assert release_main(["conv1", "--root", str(root)]) == 0, capsys.readouterr().err
-    assert "solutions score full marks" in capsys.readouterr().out
+    assert "solutions score full marks through the grader: conv1" in capsys.readouterr().out
+    assert release_main(["conv1", "--root", str(root)]) == 0
+    assert "solutions score full marks through the grader: all unchanged" in capsys.readouterr().out
     sol = solution_cells(root)
     make_submission(root, "ana", "solution")
     make_submission(root, "ben", "solution", overrides={"relu": sol["relu"].replace(

@@ -9,7 +9,7 @@ Then the instructor's own solution notebook of every id is graded by the course'
 (sandbox, trusted test cells, points from the metadata): a test cell that the solution does
 not pass (a hidden test that can never pass) fails the release with a message naming the
 assignment, the cell and the failure.  A check that passed is remembered in
-``release/<id>/.solution-check`` (the digests of the source notebook, the grader and the
+``release/.solution-checks/<id>.json`` (the digests of the source notebook, the grader and the
 hidden code), so an unchanged assignment is not graded again; ``--no-check`` skips it, and
 it is skipped with a warning where the sandbox cannot run (no bubblewrap or user namespaces).
 """
@@ -90,7 +90,8 @@ def check_solutions(ids: list[str], coursedir, root: Path = ROOT, zygote=None) -
     for aid in ids:
         path = root / coursedir.source_directory / aid / f"{aid}.ipynb"
         source = json.loads(path.read_text(encoding="utf-8"))
-        stamp = root / coursedir.release_directory / aid / ".solution-check"
+        # beside release/<id>/, which generate_assignment --force empties
+        stamp = root / coursedir.release_directory / ".solution-checks" / f"{aid}.json"
         digest = _check_digest(source)
         try:
             if json.loads(stamp.read_text(encoding="utf-8")) == digest:
@@ -118,6 +119,7 @@ def check_solutions(ids: list[str], coursedir, root: Path = ROOT, zygote=None) -
                                 f"{verdict.max_score:g} through the grader; a test cell it does not pass can "
                                 f"never be passed by a student:\n" + "\n".join(failures))
                 continue
+            stamp.parent.mkdir(parents=True, exist_ok=True)
             stamp.write_text(json.dumps(digest) + "\n", encoding="utf-8")
         if problems:
             raise ReleaseError("\n".join(problems))
