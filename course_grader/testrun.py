@@ -63,11 +63,10 @@ class _Trusted:
         self.depth = 0
 
     def seed(self, seed: int):
+        """The states the next trusted code starts from (the process's generators are not touched here)."""
         import torch
-        torch.manual_seed(seed)
-        np.random.seed(seed & 0xFFFFFFFF)
-        random.seed(seed)
-        self.states = None
+        self.states = (torch.Generator().manual_seed(seed).get_state(),
+                       np.random.RandomState(seed & 0xFFFFFFFF).get_state(), random.Random(seed).getstate())
 
     def _swap_in(self):
         import torch

@@ -396,3 +396,16 @@ def test_a_changed_hidden_block_changes_the_source_fingerprint():
     cell = next(c for c in src["cells"] if nbm._meta(c).get("grade_id") == "test_relu_values")
     cell["source"] = nbm._source(cell).replace("### END HIDDEN TESTS", "assert True\n### END HIDDEN TESTS")
     assert fingerprint.notebook_digest(src) != before
+
+
+def test_trusted_code_sees_its_own_seeded_generators_and_leaves_the_process_s_alone():
+    probe = ("### BEGIN HIDDEN TESTS\nimport random\nraise AssertionError(f'{torch.rand(1).item()} "
+             "{np.random.rand()} {random.random()}')\n### END HIDDEN TESTS\n")
+    src = source_nb([("a", probe, 1.0)])
+    torch.manual_seed(5)
+    expected_next = torch.rand(1).item()
+    torch.manual_seed(5)
+    first = grade(src)["a"].message
+    assert torch.rand(1).item() == expected_next, "grading changed the process's torch generator"
+    torch.manual_seed(99)
+    assert grade(src)["a"].message == first
