@@ -409,3 +409,10 @@ def test_trusted_code_sees_its_own_seeded_generators_and_leaves_the_process_s_al
     assert torch.rand(1).item() == expected_next, "grading changed the process's torch generator"
     torch.manual_seed(99)
     assert grade(src)["a"].message == first
+
+
+def test_meta_tensors_have_a_shape_and_no_values():
+    m = torch.empty(2, 3, device="meta")
+    assert_shape(m, (2, 3))
+    with pytest.raises(CheckFailure, match="meta device"):
+        assert_close(m, torch.zeros(2, 3, dtype=torch.float64))
