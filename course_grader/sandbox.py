@@ -351,6 +351,8 @@ class Zygote:
 
     def request(self, head: dict, data: bytes | None, timeout: float):
         """One exchange with the zygote; an interrupted exchange (Ctrl-C included) ends the zygote."""
+        if self.tx is None:
+            raise SandboxError("the sandbox is not running")
         try:
             self._send(head, data)
             return self._recv(timeout)
