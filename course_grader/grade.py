@@ -366,7 +366,8 @@ def _grade_assignment(aid, root, zygotes, boots, started, free, feedback, progre
     verdicts: dict[str, NotebookVerdict] = {}
     errors: dict[str, str] = dict(refused)
     stop = threading.Event()
-    prep_lock = threading.Lock()  # one notebook's hidden cases are built at a time, as the sandboxes run others
+    turn = threading.Condition()  # notebooks are prepared and given a sandbox in name order, one at a time
+    next_turn = [0]
 
     def take():
         """A started sandbox that is free (waits for one), or ``None`` when none can ever be."""
@@ -378,19 +379,26 @@ def _grade_assignment(aid, root, zygotes, boots, started, free, feedback, progre
                     return None
         return None
 
-    def grade_one(sid, path):
+    def grade_one(i, sid, path):
         # any failure here is this student's alone: an error of the run's report, never the run's end
+        with turn:
+            while next_turn[0] != i and not stop.is_set():
+                turn.wait(0.5)
         try:
-            with prep_lock:
+            try:
                 sub, digest = _in.read_submission(path)
                 leak = _in.solution_leak(sub, source, digest, source_digest)
                 prepared = prepare_leaked(source, sid, aid, leak, release) if leak else \
                     prepare_notebook(sub, source, sid, aid, secret, release)
-        except _in.Refused as err:
-            return "error", f"refused: {err}"
-        except Exception as err:
-            return "error", f"not graded: {type(err).__name__}: {_in.clean_text(str(err))[:300]}"
-        w = take()
+            except _in.Refused as err:
+                return "error", f"refused: {err}"
+            except Exception as err:
+                return "error", f"not graded: {type(err).__name__}: {_in.clean_text(str(err))[:300]}"
+            w = take()
+        finally:
+            with turn:
+                next_turn[0] += 1
+                turn.notify_all()
         if w is None:
             return "pending", None
         try:
@@ -403,7 +411,7 @@ def _grade_assignment(aid, root, zygotes, boots, started, free, feedback, progre
     # One more thread than sandboxes: the next notebook is prepared while every sandbox is busy.
     pool = ThreadPoolExecutor(max_workers=len(zygotes) + 1, thread_name_prefix=f"grade-{aid}")
     try:
-        jobs = {pool.submit(grade_one, sid, path): (sid, path) for sid, path in todo}
+        jobs = {pool.submit(grade_one, i, sid, path): (sid, path) for i, (sid, path) in enumerate(todo)}
         # This thread is the only writer of the gradebook: one transaction per student.
         with _gb.open_gradebook(layout) as gb, bar:
             for job in as_completed(jobs):
