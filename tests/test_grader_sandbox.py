@@ -596,3 +596,20 @@ def test_session_call_that_never_returns_costs_the_part_limit(short_zygote, sess
     with short_zygote.session([{"label": "0", "source": DOUBLE}]) as nb:
         with nb.part("again") as part:
             assert part.call("double", (np.arange(3.0),)).tolist() == [0, 2, 4]
+
+
+def test_session_interrupted_mid_call_ends_the_zygote_and_the_next_session_works(zygote):
+    import _thread
+    import threading
+    src = "import time\ndef slow():\n    time.sleep(8)\n    return 1\ndef one():\n    return 1\n"
+    timer = threading.Timer(1.0, _thread.interrupt_main)
+    with pytest.raises(KeyboardInterrupt):
+        with zygote.session([{"label": "0", "source": src}]) as nb:
+            with nb.part("a") as part:
+                timer.start()
+                part.call("slow")
+    timer.join()
+    assert zygote.proc is None, "a Ctrl-C in the middle of an exchange must end the zygote (its pipes are out of step)"
+    with zygote.session([{"label": "0", "source": src}]) as nb:
+        with nb.part("b") as part:
+            assert part.call("one") == 1, "the session after the interrupted one was not served"
