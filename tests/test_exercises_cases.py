@@ -78,6 +78,17 @@ def test_hidden_blocks_follow_the_rules(aid):
             assert patterns.setdefault(name, pats) == pats, f"{aid} {cell.grade_id}: forbid({name!r}) differs"
 
 
+@pytest.mark.parametrize("aid", [a for a in cases.ASSIGNMENTS if a != "forward_gpu"])
+def test_hidden_blocks_leave_no_reference_in_the_kernel(aid):
+    """In a student's kernel the hidden blocks' globals stay behind; one bound to alexnet_ref (``ref = reference()``)
+    would be taken for the student's use of the reference by forbid() as soon as a student cell says ``ref``."""
+    namespace = incell.kernel(aid)
+    for cell in incell.graded_cells(incell.notebook(aid)):
+        incell.run_cell(cell, namespace)
+    left = cases._namespace_refs(namespace)
+    assert not left, f"{aid}: hidden blocks leave {left} bound to alexnet_ref; use reference() inline or a _name"
+
+
 @pytest.mark.parametrize("aid", _slow_forward(cases.ASSIGNMENTS))
 def test_solution_passes_every_test_cell_in_process(aid):
     failures = {gid: message for gid, message in incell.run(aid).items() if message is not None}
