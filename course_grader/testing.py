@@ -125,6 +125,7 @@ class Context:
     rng: np.random.Generator | None = None
     cell_errors: list = field(default_factory=list)  # the notebook's cells that raised (sandbox)
     resolve: object = None                      # name -> the student's value or proxy (testrun's resolver)
+    fatal: BaseException | None = None          # a lost part or banned operator seen in this cell
 
 
 _local = threading.local()

@@ -146,7 +146,16 @@ class StudentFunction:
                         err.student_function = self._name
                     except Exception:
                         pass
+                if _fatal(err) and self._context.fatal is None:
+                    self._context.fatal = err
                 raise
+
+
+def _fatal(err: BaseException) -> bool:
+    """A failure the test code may not catch away: banned operator, lost part, refused result."""
+    from .wire import BannedOperator, PartLost, StudentError
+    return isinstance(err, (BannedOperator, PartLost)) or \
+        (isinstance(err, StudentError) and getattr(err, "type_name", "") == "ResultTooLarge")
 
 
 _UNBOUND = object()
@@ -331,8 +340,12 @@ class NotebookTests:
                     if value is not _UNBOUND:
                         self.namespace[name] = taken[name] = value
                 exec(code, self.namespace)
+            if ctx.fatal is not None:  # caught by the test's own `except Exception`: the cell still fails
+                raise ctx.fatal
             return True, ""
         except Exception as err:
+            if ctx.fatal is not None:
+                err = ctx.fatal
             return False, verdict_message(grade_id, err, source, filename, resolver, self.cell_errors)
         finally:
             for name, value in taken.items():

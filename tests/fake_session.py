@@ -72,7 +72,7 @@ class FakePart:
 
 
 class FakeNotebook:
-    def __init__(self, cells, part_s: float = 20.0):
+    def __init__(self, cells, part_s: float = 120.0):
         self.namespace: dict = {"__name__": "__main__"}
         self.cell_errors: list = []
         self.events: list = []
@@ -93,14 +93,14 @@ class FakeNotebook:
 
 
 @contextlib.contextmanager
-def fake_session(cells, part_s: float = 20.0):
+def fake_session(cells, part_s: float = 120.0):
     yield FakeNotebook(cells, part_s)
 
 
 class FakeZygote:
     """``Zygote`` as far as course_grader.grade uses it: ``session(cells)``."""
 
-    def __init__(self, part_s: float = 20.0):
+    def __init__(self, part_s: float = 120.0):
         self.part_s = part_s
 
     def session(self, cells):

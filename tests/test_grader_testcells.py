@@ -100,7 +100,7 @@ def source_nb(tests=(("test_relu", PLAIN_TEST, 2.0),), relu=GOOD_RELU, extra=())
     return notebook(*cells, *extra)
 
 
-def grade(source, submission=None, part_s=20.0, seed=7):
+def grade(source, submission=None, part_s=120.0, seed=7):
     submission = submission or source
     cells = nbm.cells_to_run(submission, source)
     trees = policy.parse_cells([c["source"] for c in cells])
@@ -416,3 +416,13 @@ def test_meta_tensors_have_a_shape_and_no_values():
     assert_shape(m, (2, 3))
     with pytest.raises(CheckFailure, match="meta device"):
         assert_close(m, torch.zeros(2, 3, dtype=torch.float64))
+
+
+def test_a_lost_part_fails_the_cell_even_if_the_test_catches_exception():
+    lenient = ("# Check that relu rejects a list\ntry:\n    relu([1.0])\nexcept Exception:\n    pass\n"
+               "else:\n    raise AssertionError('relu of a list should raise')\n")
+    src = source_nb([("test_lenient", lenient, 1.0)])
+    assert grade(src)["test_lenient"].passed
+    hangs = "def relu(x):\n    import time\n    if isinstance(x, list):\n        time.sleep(30)\n    return x\n"
+    v = grade(src, with_solution(src, hangs), part_s=1.0)["test_lenient"]
+    assert not v.passed and "longer than 1 s" in v.message, v.message
