@@ -173,3 +173,18 @@ def test_every_banned_list_is_named_in_some_header():
     found = {fn for aid in cases.ASSIGNMENTS for fn in _banned_lists(notebook(aid))}
     assert {"conv2d_forward", "relu", "local_response_norm", "max_pool2d_forward", "pad2d", "linear_forward",
             "dropout_forward", "fc7_forward", "softmax"} <= found, found
+
+
+@pytest.mark.parametrize("aid", cases.ASSIGNMENTS)
+def test_test_cells_send_the_student_only_data(aid):
+    """A test cell runs on the grader's trusted side and the student's functions in the sandbox: their arguments
+    travel as plain data, so no test cell may pass them a function (checks with stand-ins go in a sanity cell)."""
+    nb = notebook(aid)
+    functions = incell.solution_functions(nb)
+    for cell in incell.graded_cells(nb):
+        for node in ast.walk(ast.parse(cell.code)):
+            if isinstance(node, ast.Call) and getattr(node.func, "id", None) in functions:
+                args = list(node.args) + [k.value for k in node.keywords]
+                sent = [ast.unparse(a) for a in args if isinstance(a, ast.Lambda)
+                        or isinstance(a, ast.Name) and a.id in functions]
+                assert not sent, f"{aid} {cell.grade_id}: {node.func.id} receives a function: {sent}"
