@@ -50,11 +50,11 @@ bench: venv ## Benchmark alexnet_ref against a torch.nn.Sequential baseline (pri
 	$(BIN)/python -m tools.bench
 
 bench-grade: venv grade-deps ## Benchmark the grader against stock nbgrader autograde (N=8 for a quick run)
-	$(BIN)/python -m tools.bench_grade $(if $(N),--n $(N))
+	$(BIN)/python -m tools.bench_grade $(if $(N),--n $(N)) $(if $(SCHEDULER),--scheduler $(SCHEDULER))
 
-grade: venv grade-deps ## Autograde every submission of assignment A (or A="conv1 pool1"), make feedback, export CSV
-	@test -n "$(A)" || { echo "usage: make grade A=<assignment id>" >&2; exit 2; }
-	$(BIN)/python -m course_grader grade $(A)
+grade: venv grade-deps ## Autograde every submission of assignment A (or A="conv1 pool1"; SCHEDULER=tcp://host:port for Dask)
+	@test -n "$(A)" || { echo "usage: make grade A=<assignment id> [SCHEDULER=tcp://host:port]" >&2; exit 2; }
+	$(BIN)/python -m course_grader grade $(A) $(if $(SCHEDULER),--scheduler $(SCHEDULER))
 
 items: venv ## Write the item analysis of assignment A again (reports/<A>-items.html; make grade writes it too)
 	@test -n "$(A)" || { echo "usage: make items A=<assignment id>" >&2; exit 2; }

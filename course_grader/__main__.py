@@ -19,7 +19,10 @@ def main(argv=None) -> int:
     g = sub.add_parser("grade", help="grade every submission of an assignment")
     g.add_argument("assignments", nargs="+", metavar="assignment", help="one or more assignment ids")
     g.add_argument("--root", type=Path, default=None, help="course root (default: the current folder)")
-    g.add_argument("--workers", type=int, default=2)
+    g.add_argument("--workers", type=int, default=None,
+                   help="sandbox workers on this machine (default: one per CPU this process may use)")
+    g.add_argument("--scheduler", default=None, metavar="tcp://HOST:PORT",
+                   help="grade on the workers of this Dask scheduler (course_grader.cluster); --workers is unused")
     g.add_argument("--student", action="append", help="grade only this student (repeatable)")
     g.add_argument("--force", action="store_true", help="regrade submissions already graded")
     g.add_argument("--no-feedback", action="store_true")
@@ -39,7 +42,7 @@ def main(argv=None) -> int:
     try:
         results = grade_assignments(args.assignments, root=args.root, workers=args.workers, limits=limits,
                                     feedback=not args.no_feedback, progress=not args.quiet, force=args.force,
-                                    students=args.student)
+                                    students=args.student, scheduler=args.scheduler)
     except KeyboardInterrupt:
         # every student recorded so far is whole (see grade.record); the next run resumes after them
         print("\ngrade: interrupted; re-run to resume", file=sys.stderr)

@@ -265,25 +265,42 @@ def progress_bar(total: int, label: str, enabled: bool = True):
                 disable=not (enabled and total > 0 and sys.stderr.isatty()))
 
 
-def grade_assignment(aid: str, root: Path | None = None, workers: int = 2, limits: Limits | None = None,
+def default_workers() -> int:
+    """One sandbox worker per CPU this process may run on (each with one torch thread)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return max(1, os.cpu_count() or 1)
+
+
+def grade_assignment(aid: str, root: Path | None = None, workers: int | None = None, limits: Limits | None = None,
                      feedback: bool = True, progress: bool = True, force: bool = False,
-                     students: list[str] | None = None) -> dict:
+                     students: list[str] | None = None, scheduler: str | None = None) -> dict:
     """Grade every submission of ``aid``: gradebook, autograded notebooks, feedback, CSV."""
-    return grade_assignments([aid], root, workers, limits, feedback, progress, force, students)[aid]
+    return grade_assignments([aid], root, workers, limits, feedback, progress, force, students, scheduler)[aid]
 
 
-def grade_assignments(aids: list[str], root: Path | None = None, workers: int = 2, limits: Limits | None = None,
-                      feedback: bool = True, progress: bool = True, force: bool = False,
-                      students: list[str] | None = None) -> dict:
+def grade_assignments(aids: list[str], root: Path | None = None, workers: int | None = None,
+                      limits: Limits | None = None, feedback: bool = True, progress: bool = True, force: bool = False,
+                      students: list[str] | None = None, scheduler: str | None = None) -> dict:
     """:func:`grade_assignment` for several assignments in one run (one sandbox start-up for all).
 
     Raises :class:`RunError` (before any sandbox starts) when the run cannot happen: no
     ``nbgrader_config.py`` in the course root, or no submission of an assignment.
+    ``workers`` defaults to :func:`default_workers`; with ``scheduler`` (a Dask scheduler's address) the
+    sandboxes are those of the cluster's workers (:mod:`course_grader.cluster`) and ``workers`` is unused.
     """
     import queue as _queue
     check_run(aids, root, students)
     # The sandboxes import torch while this process imports nbgrader and builds the job list.
-    zygotes = [Zygote(w, limits) for w in range(max(1, workers))]
+    if scheduler:
+        from .cluster import remote_zygotes
+        try:
+            zygotes = remote_zygotes(scheduler, limits)
+        except Exception as err:
+            raise RunError(f"grade: cannot use the Dask scheduler {scheduler}: {type(err).__name__}: {err}") from None
+    else:
+        zygotes = [Zygote(w, limits) for w in range(max(1, workers or default_workers()))]
     started: dict[int, BaseException | None] = {w: None for w in range(len(zygotes))}
     free: _queue.Queue = _queue.Queue()  # the started sandboxes not grading a notebook now
     for z in zygotes:  # spawned from this thread, which lives as long as the sandboxes must
@@ -375,7 +392,8 @@ def _grade_assignment(aid, root, zygotes, boots, started, free, feedback, progre
             try:
                 return free.get(timeout=0.5)
             except _queue.Empty:
-                if all(not t.is_alive() for t in boots) and all(started.get(w) is not None for w in started):
+                if all(not t.is_alive() for t in boots) and \
+                        all(started.get(w) is not None or getattr(zygotes[w], "lost", "") for w in started):
                     return None
         return None
 
@@ -402,11 +420,18 @@ def _grade_assignment(aid, root, zygotes, boots, started, free, feedback, progre
         if w is None:
             return "pending", None
         try:
-            return "verdict", finish_notebook(prepared, run_prepared(zygotes[w], prepared))
+            outcome = run_prepared(zygotes[w], prepared)
+            while getattr(zygotes[w], "lost", ""):  # a cluster worker left mid-notebook: judge it again elsewhere
+                w = take()
+                if w is None:
+                    return "pending", None
+                outcome = run_prepared(zygotes[w], prepared)
+            return "verdict", finish_notebook(prepared, outcome)
         except Exception as err:
             return "error", f"not graded: {type(err).__name__}: {_in.clean_text(str(err))[:300]}"
         finally:
-            free.put(w)
+            if w is not None and not getattr(zygotes[w], "lost", ""):
+                free.put(w)
 
     # One more thread than sandboxes: the next notebook is prepared while every sandbox is busy.
     pool = ThreadPoolExecutor(max_workers=len(zygotes) + 1, thread_name_prefix=f"grade-{aid}")
