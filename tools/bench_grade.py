@@ -169,6 +169,9 @@ def main(argv=None) -> int:
     parser.add_argument("--keep", action="store_true", help="keep the temporary course folder")
     parser.add_argument("--no-attackers", action="store_true", help="skip the class-with-attackers row")
     parser.add_argument("--out", type=Path, default=ROOT / "bench-results" / "grade.json")
+    parser.add_argument("--scheduler", default=None, help="Dask scheduler for the scaling rows (default: a loopback "
+                        "cluster of one worker per core, started here)")
+    parser.add_argument("--no-scaling", action="store_true", help="skip the 1 worker / all cores / Dask rows")
     args = parser.parse_args(argv)
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-grade-"))
@@ -252,11 +255,16 @@ def main(argv=None) -> int:
             attack = {"assignment": aid, "honest_s": t_honest, "with_attackers_s": round(t_attack, 2),
                       "extra_s": round(t_attack - t_honest, 2), "cells_s": cell_s, "attackers": attackers,
                       "honest_changed": changed, "attacker_scores": {s: after.get(s) for s in attackers}}
+        scaling = None
+        if not args.no_scaling:
+            from tools.bench_cluster import rows as scaling_rows
+            aid = args.assignments[0]
+            scaling = scaling_rows(course, aid, len(totals(course, aid)), args.scheduler)
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(json.dumps({"rows": rows, "total": {"notebooks": n_all, "stock_s": t_stock,
                                         "ours_s": t_ours, "ratio": t_stock / t_ours, "ours_one_run_s": t_one,
                                         "ratio_one_run": t_stock / t_one, "one_run_scores_identical": same},
-                                        "attackers": attack}, indent=1))
+                                        "attackers": attack, "scaling": scaling}, indent=1))
         print(f"wrote {args.out}", file=sys.stderr)
     finally:
         if args.keep:
