@@ -57,7 +57,7 @@ def load_secret(root: Path) -> bytes:
 def seed_for(secret: bytes, student: str, assignment: str) -> int:
     """Seed of one student's hidden inputs for one assignment.
 
-    :meth:`course_grader.cases.TestSpec.cases` mixes each test cell's grade_id
+    :func:`course_grader.testing.rng` mixes each test cell's grade_id
     into it, so every test cell draws its own inputs; one seed per notebook lets
     the test cells of ``forward_gpu`` share their (large) network parameters.
     """

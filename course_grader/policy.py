@@ -21,8 +21,8 @@ A reachable use is reported as one :class:`Finding`:
 * ``reference``: the course's reference solution or the grader.
 
 The verdict is the same wherever it is computed: the course's grader calls it
-on the cells it runs, :func:`course_grader.cases.check` on the cells the kernel
-ran.  The runtime tripwires of :mod:`course_grader.cases` are a second line.
+on the cells it runs, :func:`course_grader.testing.forbid` on the cells the kernel
+ran.  The runtime tripwires of :mod:`course_grader.sandbox_student` are a second line.
 """
 from __future__ import annotations
 

@@ -3,7 +3,7 @@
 It runs in three places and is imported normally in each: inside the sandbox
 (:mod:`course_grader.sandbox_child` mounts this file and :mod:`course_grader.wire`
 beside itself, as a package of their own), in a student's or instructor's kernel
-(:func:`course_grader.cases.check`, :mod:`course_grader.testing`), and in tests.
+(:mod:`course_grader.testing`), and in tests.
 It imports only the standard library, numpy and torch (lazily), never
 :mod:`alexnet_ref` or the hidden tests: nothing in it is secret.
 
