@@ -31,16 +31,17 @@ grade-deps: ## Install only what grading needs (bubblewrap) if missing
 mathjax: ## Install MathJax from the npm registry (served locally by the book)
 	@test -f node_modules/mathjax/package.json || npm ci --no-audit --no-fund --loglevel=error
 
-assignments: venv ## Generate the student notebooks of all assignments (nbgrader) into release/
+assignments: venv grade-deps ## Generate the student notebooks into release/; fails unless every solution scores full marks through the grader
 	$(BIN)/python -m tools.release $(ASSIGNMENTS)
 
 wheel: venv ## Build the students' wheel of alexnet_ref into book/downloads/ (linked from the set-up page)
 	$(BIN)/python -m tools.student_wheel
 
-book: venv mathjax assignments wheel ## Build the bilingual book offline into _build/html
+book: venv mathjax wheel ## Build the bilingual book offline into _build/html (the student notebooks without the grading check)
+	$(BIN)/python -m tools.release --no-check $(ASSIGNMENTS)
 	$(BIN)/jupyter-book build . $(JB_FLAGS)
 
-test: venv system-deps book ## Build the book strictly, then run the whole test suite
+test: venv system-deps assignments book ## Check every solution through the grader, build the book strictly, run the whole test suite
 	$(BIN)/python -m pytest
 
 test-fast: venv ## Run the tests that need no browser, book build or notebook execution
