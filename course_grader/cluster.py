@@ -158,7 +158,8 @@ class WorkerLost(_sb.SandboxError):
 
 class _Cluster:
     def __init__(self, address: str, limits: _sb.Limits):
-        self.client = Client(address, set_as_default=False, timeout=30)
+        # direct: the records go client <-> worker, not through the scheduler (forward_gpu's are 239 MiB)
+        self.client = Client(address, set_as_default=False, timeout=30, direct_to_workers=True)
         self.limits = limits
         self.users = 0
         self.lock = threading.Lock()

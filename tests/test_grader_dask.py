@@ -178,6 +178,15 @@ def test_hostile_on_a_worker_reaches_neither_network_nor_client_files(runs):
     assert any("network" in f for f in flags), flags
 
 
+def test_default_workers_follow_the_cpus_the_process_may_use():
+    from course_grader.grade import default_workers
+    assert default_workers() == len(os.sched_getaffinity(0))
+    code = ("import os; os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]});"
+            "from course_grader.grade import default_workers; print(default_workers())")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.stdout.strip() == "1", f"default_workers() on one CPU: expected 1, got {out.stdout!r} {out.stderr[-500:]}"
+
+
 def test_no_dask_without_a_scheduler():
     code = ("import sys, course_grader.grade, course_grader.__main__, course_grader.sandbox;"
             "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('dask', 'distributed'));"
