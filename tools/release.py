@@ -2,7 +2,8 @@
 
 For each id, nbgrader's generate_assignment turns ``solutions/<id>/<id>.ipynb`` into
 ``release/<id>/<id>.ipynb`` (solutions and hidden tests removed), which is then copied to
-``book/exercises/<id>.ipynb`` for the book's download links.  Stops at the first failure with
+``book/exercises/<id>.ipynb`` for the book's download links (skipped, as make would, when both are
+newer than the source notebook, ``nbgrader_config.py`` and this script).  Stops at the first failure with
 a non-zero exit status and a message naming the id.
 
 Then the instructor's own solution notebook of every id is graded by the course's grader
@@ -50,16 +51,27 @@ def _api(root: Path = ROOT):
     return NbGraderAPI(coursedir, config=config), coursedir
 
 
+def _up_to_date(outputs: list[Path], inputs: list[Path]) -> bool:
+    """As make decides: every output exists and is newer than every input."""
+    try:
+        oldest = min(p.stat().st_mtime for p in outputs)
+        return all(p.stat().st_mtime < oldest for p in inputs)
+    except OSError:
+        return False
+
+
 def release(assignment_id: str, api, coursedir, root: Path = ROOT) -> Path:
     source = root / coursedir.source_directory / assignment_id / f"{assignment_id}.ipynb"
     if not source.is_file():
         raise ReleaseError(f"release {assignment_id}: source notebook {source} does not exist")
-    result = api.generate_assignment(assignment_id, force=True, create=True)
     released = root / coursedir.release_directory / assignment_id / f"{assignment_id}.ipynb"
+    target = root / "book" / "exercises" / f"{assignment_id}.ipynb"
+    if _up_to_date([released, target], [source, root / "nbgrader_config.py", Path(__file__)]):
+        return target
+    result = api.generate_assignment(assignment_id, force=True, create=True)
     if not result["success"] or not released.is_file():
         detail = "\n".join(filter(None, [result.get("log"), result.get("error")])) or f"no {released} was written"
         raise ReleaseError(f"release {assignment_id}: nbgrader generate_assignment failed:\n{detail}")
-    target = root / "book" / "exercises" / f"{assignment_id}.ipynb"
     target.parent.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(released, target)
     return target
