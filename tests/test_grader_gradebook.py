@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from course_grader.notebook import test_cells
+from course_grader import notebook as nbm
 from tests.grader_course import (HOSTILE, REPO, gradebook_rows, make_course, make_hostile, make_submission,
                                  parse_hostile, require_sandbox, student_files)
 
@@ -57,7 +57,7 @@ def test_grade_feedback_csv_and_rerun(course):
     fail_html = (course / "feedback" / "cid" / "conv1" / "conv1.html").read_text()
     assert "NotImplementedError" in fail_html, "feedback must say why a test failed"
     items = (course / "reports" / "conv1-items.html").read_text(encoding="utf-8")
-    first = test_cells(json.loads((course / "solutions" / "conv1" / "conv1.ipynb").read_text()))[0].grade_id
+    first = nbm.test_cells(json.loads((course / "solutions" / "conv1" / "conv1.ipynb").read_text()))[0].grade_id
     assert "reports/conv1-items.html" in r.stdout and first in items and "1/2 (50%)" in items, \
         "make grade ends with the item analysis: ana passes every test cell, cid none"
     files = {s: student_files(course, s) for s in EXPECTED}

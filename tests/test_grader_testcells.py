@@ -368,7 +368,10 @@ def test_a_test_cell_the_solution_cannot_pass_fails_the_release(tmp_path, capsys
     root = make_course(tmp_path / "course")
     _add_test_cell(root, "test_relu_impossible", NEVER_PASSES, 1)
     assert release_main(["conv1", "--root", str(root)]) == 1
-    err = capsys.readouterr().err
+    from tools.release import ReleaseError, _api, check_solutions
+    with pytest.raises(ReleaseError) as failed:
+        check_solutions(["conv1"], _api(root)[1], root)
+    err = str(failed.value)
     assert "release conv1" in err and "cell test_relu_impossible (1 points)" in err, err
     assert "line 1 of the hidden tests" in err, err
 
