@@ -7,7 +7,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 ASSIGNMENTS := input conv1 norm1 pool1 conv2 norm2 pool2 conv3 conv4 conv5 pool3 fc6 fc7 fc8 forward_gpu bw_conv bw_pool_norm bw_fc bw_train
-JB_FLAGS := --all -W -n --keep-going
+JB_FLAGS := -W -n --keep-going
 
 .PHONY: help venv system-deps grade-deps mathjax assignments wheel book test test-fast bench bench-grade grade items export-lms clean
 
@@ -41,6 +41,7 @@ book: venv mathjax wheel ## Build the bilingual book offline into _build/html (t
 	$(BIN)/python -m tools.release --no-check $(ASSIGNMENTS)
 	$(BIN)/jupyter-book build . $(JB_FLAGS)
 
+test: JB_FLAGS := --all -W -n --keep-going
 test: venv system-deps assignments book ## Check every solution through the grader, build the book strictly, run the whole test suite
 	$(BIN)/python -m pytest
 
