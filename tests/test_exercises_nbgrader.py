@@ -97,8 +97,8 @@ def test_solution_scores_full_marks_and_blank_scores_zero(graded, aid):
         errors = [o for o in outs if o.get("output_type") == "error"]
         assert errors, f"{aid} {gid}: the blank notebook's test cell did not fail"
         # CheckFailure: the AssertionError of course_grader.testing's helpers
-            assert errors[0]["ename"] in {"NotImplementedError", "NameError", "AssertionError", "CheckFailure"}, \
-                errors[0]["ename"]
+        assert errors[0]["ename"] in {"NotImplementedError", "NameError", "AssertionError", "CheckFailure"}, \
+            errors[0]["ename"]
 
 
 @pytest.mark.parametrize("aid", sorted(PLANTED))
