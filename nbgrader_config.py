@@ -64,7 +64,7 @@ c.GenerateFeedback.preprocessors = [
     "nbgrader.preprocessors.GetGrades",
     "nbgrader.preprocessors.ClearHiddenTests",
     ShortTracebacks,
-    "course_grader.inert.InertStudentContent",
+    "course_grader.nbgrader_plugin.InertStudentContent",
     "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
 ]
 # Student markdown and outputs are shown as text (InertStudentContent above; the autograded

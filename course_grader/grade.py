@@ -32,7 +32,6 @@ from . import notebook as _nb
 from .sandbox import Limits, NotebookOutcome, PartOutcome, Zygote
 from .layout import CourseLayout, _course_directory_settings  # noqa: F401  (old import path)
 from . import gradebook as _gb
-from .lms import csv_cell  # noqa: F401  (old import path)
 from .gradebook import (GRADER_VERSION, export_csv, _record_scores, _submission_fp, already_graded,  # noqa: F401
                         backup_gradebook, course_fingerprint, record, report_of, stale, submission_keys)
 

@@ -15,15 +15,13 @@ markup into text:
   widget or other rich data);
 * markdown attachments other than PNG/JPEG/GIF images and widget state are dropped.
 
-:class:`InertStudentContent` does the same as an nbconvert preprocessor
-(``nbgrader_config.py`` runs it in ``generate_feedback``).
+:class:`course_grader.nbgrader_plugin.InertStudentContent` does the same as an nbconvert
+preprocessor (``nbgrader_config.py`` runs it in ``generate_feedback``).
 """
 from __future__ import annotations
 
 import copy
 import re
-
-from nbconvert.preprocessors import Preprocessor
 
 # "<" followed by what HTML parsers read as the start of a tag, comment or declaration.
 _TAG_OPEN = re.compile(r"<(?=[A-Za-z/!?])")
@@ -114,31 +112,3 @@ def inert_notebook(nb: dict, reference: dict | None = None) -> dict:
     if isinstance(md, dict):
         md.pop("widgets", None)
     return nb
-
-
-class InertStudentContent(Preprocessor):
-    """nbconvert preprocessor: :func:`inert_notebook` against the assignment's released notebook.
-
-    The reference is ``<CourseDirectory.root>/<release_directory>/<assignment>/<notebook>.ipynb``
-    when nbgrader's resources name them; without it every markdown cell is treated as the student's.
-    """
-
-    def preprocess(self, nb, resources):
-        import json
-        import nbformat
-        from pathlib import Path
-        reference = None
-        info = (resources or {}).get("nbgrader") or {}
-        cd = self.config.get("CourseDirectory", {})
-        if info.get("assignment") and info.get("notebook"):
-            path = Path(cd.get("root") or ".") / (cd.get("release_directory") or "release") / \
-                info["assignment"] / f"{info['notebook']}.ipynb"
-            try:
-                reference = json.loads(path.read_text(encoding="utf-8"))
-            except (OSError, ValueError):
-                reference = None
-        plain = json.loads(json.dumps(nb))
-        out = nbformat.from_dict(inert_notebook(plain, reference))
-        nb.cells = out.cells
-        nb.metadata = out.metadata
-        return nb, resources

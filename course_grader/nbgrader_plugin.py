@@ -16,6 +16,7 @@ import os
 import threading
 from pathlib import Path
 
+from nbconvert.preprocessors import Preprocessor
 from nbgrader.preprocessors import NbGraderPreprocessor
 from traitlets import Float, Unicode
 
@@ -197,3 +198,32 @@ class RepairCellMetadata(NbGraderPreprocessor):
 
 # moved to course_grader.lms (with the Canvas and Moodle exporters); this name keeps nbgrader_config.py working
 from .lms import SafeCsvExportPlugin  # noqa: E402,F401
+
+
+class InertStudentContent(Preprocessor):
+    """nbconvert preprocessor: :func:`course_grader.inert.inert_notebook` against the assignment's released notebook.
+
+    The reference is ``<CourseDirectory.root>/<release_directory>/<assignment>/<notebook>.ipynb``
+    when nbgrader's resources name them; without it every markdown cell is treated as the student's.
+    """
+
+    def preprocess(self, nb, resources):
+        import json
+        import nbformat
+        from pathlib import Path
+        reference = None
+        info = (resources or {}).get("nbgrader") or {}
+        cd = self.config.get("CourseDirectory", {})
+        if info.get("assignment") and info.get("notebook"):
+            path = Path(cd.get("root") or ".") / (cd.get("release_directory") or "release") / \
+                info["assignment"] / f"{info['notebook']}.ipynb"
+            try:
+                reference = json.loads(path.read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                reference = None
+        plain = json.loads(json.dumps(nb))
+        from .inert import inert_notebook
+        out = nbformat.from_dict(inert_notebook(plain, reference))
+        nb.cells = out.cells
+        nb.metadata = out.metadata
+        return nb, resources
