@@ -472,10 +472,11 @@ class NotebookSession:
             self.zygote.close_proc()
 
     @contextlib.contextmanager
-    def part(self, label: str):
+    def part(self, label: str, more: bool = False):
         """One forked process for one test cell, ``part_s`` of wall time from its start (calls and the
-        trusted work between them together)."""
-        p = PartSession(self, label)
+        trusted work between them together).  ``more``: another part follows (its process is forked
+        while this side finishes this one)."""
+        p = PartSession(self, label, more)
         p._start()
         try:
             yield p
@@ -509,8 +510,8 @@ class NotebookSession:
 class PartSession:
     """The calls of one test cell, in one part process."""
 
-    def __init__(self, nb: NotebookSession, label: str):
-        self.nb, self.label = nb, str(label)
+    def __init__(self, nb: NotebookSession, label: str, more: bool = False):
+        self.nb, self.label, self.more = nb, str(label), bool(more)
         self.events: list = []
         self.status: dict = {}
         self.lost = ""
@@ -531,7 +532,7 @@ class PartSession:
         if not self.started or not self.nb.open or self.nb.problem:
             return
         try:
-            kind, head, _ = self.nb.ask(self, "end", None, KILL_GRACE_S + 3 + TRUSTED_SLACK_S)
+            kind, head, _ = self.nb.ask(self, "end", b"more" if self.more else None, KILL_GRACE_S + 3 + TRUSTED_SLACK_S)
             if kind == "ended":
                 try:
                     status = json.loads(str(head.get("status", ""))[:4096])

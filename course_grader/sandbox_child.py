@@ -16,7 +16,11 @@ records; nothing is pickled):
 * ``part``: N forks a *part process* P for one test cell; each ``call`` or ``read`` travels
   zygote -> N -> P, runs there, and its answer (a wire record) comes back the same way, one by
   one; P stays alive between the calls of its part; ``end``: N kills P and everything else left
-  in the namespace (``kill(-1)`` from pid 1) and reports; ``close``: the zygote kills the namespace.
+  in the namespace (``kill(-1)`` from pid 1: the kernel orders it against fork, so no process of
+  the part runs again) and reports at once, reaping the dead later; when the trusted side says
+  more test cells follow, N then forks the next part's P ahead of its ``part`` (N's state does not
+  change between parts, so it is the same process a later fork would give, and the fork overlaps
+  the trusted side's work); ``close``: the zygote kills the namespace.
 
 Every wall-time limit is enforced by the zygote, from outside the student's processes: a cell
 past the per-cell limit, the cells past the notebook's limit, or a part past ``part_s`` plus a
@@ -370,12 +374,16 @@ def part_process(ns, rfd, wfd, limits):
 
 # --------------------------------------------------------------------------- the notebook process N
 class Part:
-    def __init__(self, pid, w, reader, deadline):
-        self.pid, self.w, self.reader, self.deadline = pid, w, reader, deadline
+    def __init__(self, pid, w, reader):
+        self.pid, self.w, self.reader, self.deadline = pid, w, reader, None
         self.lost = None  # the status of a part that is gone
 
 
+REAPED = {}  # pid -> wait status of a child reaped before anyone asked for it
+
+
 def start_part(ns, limits):
+    """Fork P; its ``part_s`` starts when it is given a test cell (:func:`serve_parts`)."""
     r1, w1 = big_pipe(os.pipe())
     r2, w2 = big_pipe(os.pipe())
     pid = fork_retrying()
@@ -389,7 +397,7 @@ def start_part(ns, limits):
     os.close(w2)
     os.set_blocking(w1, False)
     reader = FrameReader(r2, MAX_STREAM_BYTES, MAX_ANSWER_BYTES)
-    return Part(pid, w1, reader, time.monotonic() + limits["part_s"])
+    return Part(pid, w1, reader)
 
 
 def stop_part(part, why=""):
@@ -399,7 +407,12 @@ def stop_part(part, why=""):
         os.kill(part.pid, signal.SIGKILL)
     except ProcessLookupError:
         pass
-    _, st = os.waitpid(part.pid, 0)
+    st = REAPED.pop(part.pid, None)
+    if st is None:
+        try:
+            _, st = os.waitpid(part.pid, 0)
+        except ChildProcessError:  # reaped by a sweep that kept no status
+            st = signal.SIGKILL
     if os.WIFSIGNALED(st):
         status["signal"] = os.WTERMSIG(st)
     else:
@@ -422,30 +435,52 @@ def ask(part, tag, payload):
 
 
 def end_part(part):
-    status = part.lost if part.lost is not None else (stop_part(part), {})[1]
+    """Kill P and everything else in the namespace; they are reaped later (:func:`reap`)."""
+    status = part.lost if part.lost is not None else {"killed": True}
+    try:
+        os.kill(-1, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
     for fd in (part.w, part.reader.fd):
         os.close(fd)
-    sweep()
     return status
+
+
+def reap():
+    """Collect the children that have died so far (frees RLIMIT_NPROC), without waiting."""
+    while True:
+        try:
+            pid, st = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
+        REAPED[pid] = st
+        while len(REAPED) > 64:  # statuses of parts that ended normally: nobody asks for them
+            REAPED.pop(next(iter(REAPED)))
 
 
 def serve_parts(ns, rfd, out_fd, limits):
     reader = FrameReader(rfd, UNBOUNDED, UNBOUNDED)
-    part = None
+    part = spare = None
     while True:
         got = reader.read(None, b"PCRE")
         if got is None:
             return
+        reap()
         tag, payload = got
         if tag == b"P":
             if part is not None:
                 end_part(part)
-            part = start_part(ns, limits)
+            part, spare = spare or start_part(ns, limits), None
+            part.deadline = time.monotonic() + limits["part_s"]
             write_all(out_fd, frame(b"p"))
         elif tag == b"E":
             status = end_part(part) if part is not None else {}
             part = None
             write_all(out_fd, frame(b"e", json.dumps(status).encode()))
+            if payload == b"more" and spare is None:
+                spare = start_part(ns, limits)  # after end_part's kill(-1), which must not reach it
         else:
             answer = ask(part, tag, payload) if part is not None else None
             if answer is None:
@@ -480,9 +515,10 @@ def sweep():
         except ProcessLookupError:
             pass
         try:
-            os.waitpid(-1, 0)
+            pid, st = os.waitpid(-1, 0)
         except ChildProcessError:
             return
+        REAPED[pid] = st
 
 
 def fork_retrying(tries=50):
@@ -618,7 +654,8 @@ def serve_notebook(cells, limits, cin, cout):
                 part_end = time.monotonic() + limits["part_s"] + limits["part_slack_s"]
                 got, why = exchange(b"P", b"", b"p", part_end, 0)
             elif op == "end":
-                got, why = exchange(b"E", b"", b"e", time.monotonic() + limits["kill_grace_s"] + 3, MAX_STATUS_BYTES)
+                more = b"more" if data == b"more" else b""  # another test cell follows: N forks its P now
+                got, why = exchange(b"E", more, b"e", time.monotonic() + limits["kill_grace_s"] + 3, MAX_STATUS_BYTES)
                 part_end = None
             elif op in ("call", "read") and part_end is not None:
                 if time.monotonic() >= part_end:

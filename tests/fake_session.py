@@ -87,7 +87,7 @@ class FakeNotebook:
                                          "message": str(err)[:300]})
 
     @contextlib.contextmanager
-    def part(self, label):
+    def part(self, label, more=False):
         # parts share nothing: each sees the namespace as the cells left it
         yield FakePart(dict(self.namespace), self.part_s)
 
