@@ -122,6 +122,7 @@ class Context:
     trees: list = field(default_factory=list)   # policy.parse_cells of the cells that ran
     refs: tuple = ()                            # labels of student cells that import the reference
     banned: dict = field(default_factory=dict)  # function -> patterns registered by forbid
+    scans: dict = field(default_factory=dict)   # policy.scan_trees's cache, shared by a notebook's cells
     rng: np.random.Generator | None = None
     cell_errors: list = field(default_factory=list)  # the notebook's cells that raised (sandbox)
     resolve: object = None                      # name -> the student's value or proxy (testrun's resolver)
@@ -395,7 +396,7 @@ def forbid(function_name: str, patterns=()) -> None:
     if ctx is not None:
         if ctx.refs and patterns:
             raise CheckFailure("", M.say("reference_notebook", used=ctx.refs[0]))
-        failure = C.policy_failure(function_name, policy.scan_trees(ctx.trees, function_name, patterns))
+        failure = C.policy_failure(function_name, policy.scan_trees(ctx.trees, function_name, patterns, ctx.scans))
         if failure:
             raise CheckFailure("", failure)
         ctx.banned[function_name] = tuple(dict.fromkeys(ctx.banned.get(function_name, ()) + patterns))

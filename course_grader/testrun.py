@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import builtins
 import contextlib
+import functools
 import io
 import random
 import sys
@@ -56,7 +57,13 @@ class CellVerdict:
 
 # --------------------------------------------------------------------------- trusted execution
 class _Trusted:
-    """Trusted code of one notebook runs inside ``with guard:``; ``guard.released()`` while a proxy waits."""
+    """Trusted code of one notebook runs inside ``with guard:``; ``guard.released()`` while a proxy waits.
+
+    The generators' states move lazily: a guard's states stay in the process's generators when it
+    gives the lock up, and are saved only when another guard's code is about to run (``_LIVE``),
+    so the calls of one notebook between which no other notebook ran cost no copy.  :meth:`done`
+    puts the process's own states back.
+    """
 
     def __init__(self):
         self.states = None
@@ -65,16 +72,24 @@ class _Trusted:
     def seed(self, seed: int):
         """The states the next trusted code starts from (the process's generators are not touched here)."""
         import torch
-        self.states = (torch.Generator().manual_seed(seed).get_state(),
-                       np.random.RandomState(seed & 0xFFFFFFFF).get_state(), random.Random(seed).getstate())
+        states = (torch.Generator().manual_seed(seed).get_state(),
+                  np.random.RandomState(seed & 0xFFFFFFFF).get_state(), random.Random(seed).getstate())
+        with _LOCK:
+            self.states = states
+            if _LIVE[0] is self:
+                _LIVE[0] = _STALE
 
     def _swap_in(self):
-        import torch
-        self.outer = (torch.get_rng_state(), np.random.get_state(), random.getstate(), sys.stdout, sys.stderr)
-        if self.states is not None:
-            torch.set_rng_state(self.states[0])
-            np.random.set_state(self.states[1])
-            random.setstate(self.states[2])
+        live = _LIVE[0]
+        if live is not self:
+            if live is None:
+                _OUTER[0] = _rng_states()
+            elif live is not _STALE:
+                live.states = _rng_states()
+            if self.states is not None:
+                _set_rng_states(self.states)
+            _LIVE[0] = self
+        self.outer = (sys.stdout, sys.stderr)
         self.sink = io.StringIO()
         sys.stdout = sys.stderr = self.sink
         self.warnings = warnings.catch_warnings()
@@ -82,13 +97,15 @@ class _Trusted:
         warnings.simplefilter("ignore")
 
     def _swap_out(self):
-        import torch
         self.warnings.__exit__(None, None, None)
-        self.states = (torch.get_rng_state(), np.random.get_state(), random.getstate())
-        torch.set_rng_state(self.outer[0])
-        np.random.set_state(self.outer[1])
-        random.setstate(self.outer[2])
-        sys.stdout, sys.stderr = self.outer[3], self.outer[4]
+        sys.stdout, sys.stderr = self.outer
+
+    def done(self):
+        """The process's own generator states back, if this guard's (or nobody's) are in them."""
+        with _LOCK:
+            if _LIVE[0] is self or _LIVE[0] is _STALE:
+                _set_rng_states(_OUTER[0])
+                _LIVE[0], _OUTER[0] = None, None
 
     def __enter__(self):
         _LOCK.acquire()
@@ -109,6 +126,23 @@ class _Trusted:
             yield
         finally:
             self.__enter__()
+
+
+_STALE = object()    # the generators hold states nobody will continue (a guard was seeded again)
+_LIVE = [None]       # under _LOCK: whose states the generators hold (None: the process's own)
+_OUTER = [None]      # the process's own states while a guard's are in the generators
+
+
+def _rng_states():
+    import torch
+    return torch.get_rng_state(), np.random.get_state(), random.getstate()
+
+
+def _set_rng_states(states):
+    import torch
+    torch.set_rng_state(states[0])
+    np.random.set_state(states[1])
+    random.setstate(states[2])
 
 
 def _cell_seed(seed: int, grade_id: str) -> int:
@@ -193,6 +227,11 @@ class _Resolver:
 
 def free_names(source: str) -> list[str]:
     """The global names ``source`` reads before (or without) binding them itself, sorted."""
+    return list(_free_names(source))
+
+
+@functools.lru_cache(maxsize=512)  # a class's notebooks share their test cells
+def _free_names(source: str) -> tuple[str, ...]:
     from ._astlock import AST_LOCK
     with AST_LOCK:
         top = symtable.symtable(source, "<test>", "exec")
@@ -211,7 +250,7 @@ def free_names(source: str) -> list[str]:
             visit(child, False)
 
     visit(top, True)
-    return sorted(n for n in names if not hasattr(builtins, n))
+    return tuple(sorted(n for n in names if not hasattr(builtins, n)))
 
 
 # --------------------------------------------------------------------------- the verdict of a cell
@@ -289,6 +328,7 @@ def setup_sources(source_nb: dict) -> list[tuple[str, str]]:
     return out
 
 
+@functools.lru_cache(maxsize=512)
 def _compile(source: str, filename: str):
     from ._astlock import AST_LOCK
     from .sandbox_child import strip_magics
@@ -302,6 +342,7 @@ class NotebookTests:
     def __init__(self, source_nb: dict, seed: int, trees=(), refs=(), cell_errors=()):
         self.source_nb, self.seed = source_nb, int(seed)
         self.trees, self.refs, self.cell_errors = list(trees), tuple(refs), list(cell_errors)
+        self.scans: dict = {}
         self.namespace: dict = {"__name__": "__main__", "__builtins__": builtins}
         self.guard = _Trusted()
         self.setup_errors: list[str] = []
@@ -315,7 +356,8 @@ class NotebookTests:
                 self.setup_errors.append(f"{label}: {type(err).__name__}: {err}"[:300])
 
     def context(self, grade_id: str) -> testing.Context:
-        return testing.Context(grade_id, self.seed, self.trees, self.refs, cell_errors=self.cell_errors)
+        return testing.Context(grade_id, self.seed, self.trees, self.refs, cell_errors=self.cell_errors,
+                               scans=self.scans)
 
     def run_cell(self, grade_id: str, source: str, part) -> tuple[bool, str]:
         """Run one test cell whose student names resolve in ``part``: ``(passed, message)``."""
@@ -361,10 +403,16 @@ def _strip(source: str) -> str:
 def run_tests(session, source_nb: dict, seed: int, trees=(), refs=(), only=None) -> list[CellVerdict]:
     """Every test cell of ``source_nb`` (``only``: those grade_ids), each in one part of ``session``."""
     tests = NotebookTests(source_nb, seed, trees, refs, getattr(session, "cell_errors", []) or [])
+    try:
+        return _run_cells(session, tests, source_nb, only)
+    finally:
+        tests.guard.done()
+
+
+def _run_cells(session, tests: NotebookTests, source_nb: dict, only) -> list[CellVerdict]:
     out = []
-    for tc in test_cells(source_nb):
-        if only is not None and tc.grade_id not in only:
-            continue
+    todo = [tc for tc in test_cells(source_nb) if only is None or tc.grade_id in only]
+    for i, tc in enumerate(todo):
         problem = getattr(session, "problem", "")
         if problem:
             text = M.say("no_results", why=str(problem)[:200])
@@ -372,7 +420,7 @@ def run_tests(session, source_nb: dict, seed: int, trees=(), refs=(), only=None)
                 text = text + M.cell_raised(tests.cell_errors[0])
             out.append(CellVerdict(tc.grade_id, tc.points, False, M.part(tc.grade_id, "", text)))
             continue
-        with session.part(tc.grade_id) as part:
+        with session.part(tc.grade_id, more=i + 1 < len(todo)) as part:
             passed, message = tests.run_cell(tc.grade_id, tc.source, part)
         out.append(CellVerdict(tc.grade_id, tc.points, passed, message, list(getattr(part, "events", []) or [])))
     return out
