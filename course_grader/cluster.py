@@ -262,15 +262,8 @@ class RemoteZygote:
             self.actor = self._future = None
             self.cluster.release()
 
-    @contextlib.contextmanager
     def session(self, cells: list[dict]):
-        with self.lock:
-            nb = RemoteNotebook(self, cells)
-            try:
-                nb._open()
-                yield nb
-            finally:
-                nb._close()
+        return _sb.notebook_session(self, RemoteNotebook, cells)
 
 
 class RemoteNotebook(_sb.NotebookSession):

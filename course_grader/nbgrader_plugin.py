@@ -208,9 +208,8 @@ class InertStudentContent(Preprocessor):
     """
 
     def preprocess(self, nb, resources):
-        import json
         import nbformat
-        from pathlib import Path
+        from .inert import inert_notebook
         reference = None
         info = (resources or {}).get("nbgrader") or {}
         cd = self.config.get("CourseDirectory", {})
@@ -222,7 +221,6 @@ class InertStudentContent(Preprocessor):
             except (OSError, ValueError):
                 reference = None
         plain = json.loads(json.dumps(nb))
-        from .inert import inert_notebook
         out = nbformat.from_dict(inert_notebook(plain, reference))
         nb.cells = out.cells
         nb.metadata = out.metadata

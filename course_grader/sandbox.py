@@ -360,17 +360,10 @@ class Zygote:
             self.close_proc()
             raise
 
-    @contextlib.contextmanager
     def session(self, cells: list[dict]):
         """Run ``cells`` (``[{"label", "source"}]``) once in a fresh notebook process; yields its
         :class:`NotebookSession`, whose :meth:`~NotebookSession.part` runs one test cell's calls."""
-        with self.lock:
-            nb = NotebookSession(self, cells)
-            try:
-                nb._open()
-                yield nb
-            finally:
-                nb._close()
+        return notebook_session(self, NotebookSession, cells)
 
     def _wait_cells(self, ncells: int):
         """The zygote's answer to a notebook.  It reports every cell as it starts, so a silent zygote
@@ -405,6 +398,19 @@ class Zygote:
                 if f is not None:
                     f.close()
             self.proc = None
+
+
+@contextlib.contextmanager
+def notebook_session(zygote, session_class, cells: list[dict]):
+    """``session_class(zygote, cells)`` opened under the zygote's lock and closed after use (one
+    notebook at a time per zygote, local or remote)."""
+    with zygote.lock:
+        nb = session_class(zygote, cells)
+        try:
+            nb._open()
+            yield nb
+        finally:
+            nb._close()
 
 
 class NotebookSession:

@@ -455,9 +455,13 @@ def reap():
             return
         if pid == 0:
             return
-        REAPED[pid] = st
-        while len(REAPED) > 64:  # statuses of parts that ended normally: nobody asks for them
-            REAPED.pop(next(iter(REAPED)))
+        _reaped(pid, st)
+
+
+def _reaped(pid, st):
+    REAPED[pid] = st
+    while len(REAPED) > 64:  # statuses of parts that ended normally: nobody asks for them
+        REAPED.pop(next(iter(REAPED)))
 
 
 def serve_parts(ns, rfd, out_fd, limits):
@@ -518,7 +522,7 @@ def sweep():
             pid, st = os.waitpid(-1, 0)
         except ChildProcessError:
             return
-        REAPED[pid] = st
+        _reaped(pid, st)
 
 
 def fork_retrying(tries=50):
